@@ -1,0 +1,2 @@
+"""Registered backbones (`alpro.registry.BACKBONES`)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""Registered heads (`alpro.registry.HEADS`)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""Registered losses (`alpro.registry.LOSSES`)."""
+__all__: list = []

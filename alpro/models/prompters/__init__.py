@@ -1,0 +1,2 @@
+"""Registered prompters (`alpro.registry.PROMPTERS`)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""Registered text encoders (`alpro.registry.TEXT_ENCODERS`)."""
+__all__: list = []
