@@ -1,0 +1,87 @@
+"""Shared fixtures: real video files written with OpenCV, good and bad."""
+import os
+from pathlib import Path
+from typing import Callable, Dict
+
+import cv2
+import numpy as np
+import pytest
+
+# Every checkpoint in the tests loads under torch's safe unpickler.
+os.environ.setdefault('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '1')
+# Plugins installed in the environment must not change what a test builds.
+os.environ.setdefault('ALPRO_DISABLE_PLUGIN_AUTOLOAD', '1')
+
+
+def write_video(path: Path,
+                num_frames: int = 16,
+                size: tuple = (64, 48),
+                fps: int = 8,
+                seed: int = 0) -> Path:
+    """Write an MPEG-4 clip of a square moving right over noise.
+
+    Args:
+        path: where to write (``.mp4`` or ``.avi``).
+        num_frames: frames in the clip.
+        size: ``(width, height)``.
+        fps: frames per second.
+        seed: seed of the background noise.
+
+    Returns:
+        the path written. Frame ``i`` has its square at ``x = 2 * i``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    fourcc = 'MJPG' if path.suffix == '.avi' else 'mp4v'
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    assert writer.isOpened(), f'OpenCV cannot write {path}'
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+    for i in range(num_frames):
+        frame = background.copy()
+        x = (2 * i) % max(width - 8, 1)
+        frame[height // 4:height // 4 + 8, x:x + 8] = (0, 0, 255)  # BGR red
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def video_factory(tmp_path: Path) -> Callable[..., Path]:
+    """``video_factory(name, **kwargs)`` writes a real clip under tmp_path."""
+
+    def make(name: str = 'clip.mp4', **kwargs) -> Path:
+        return write_video(tmp_path / name, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def bad_videos(tmp_path: Path) -> Dict[str, Path]:
+    """Real bad files, one per failure a data pipeline must survive.
+
+    Keys: ``missing`` (no file), ``empty`` (zero bytes), ``truncated`` (an mp4
+    cut in half: it does not open), ``truncated_avi`` (an MJPEG avi cut in
+    half: it opens, then fails to decode its last frames), ``garbage`` (random
+    bytes named .mp4), ``short`` (a valid clip of 2 frames).
+    """
+    root = tmp_path / 'bad'
+    root.mkdir()
+    good = write_video(root / 'good.mp4', num_frames=16)
+    data = good.read_bytes()
+    (root / 'empty.mp4').write_bytes(b'')
+    (root / 'truncated.mp4').write_bytes(data[:len(data) // 2])
+    (root / 'garbage.mp4').write_bytes(
+        np.random.default_rng(0).bytes(4096))
+    avi = write_video(root / 'good.avi', num_frames=16).read_bytes()
+    (root / 'truncated.avi').write_bytes(avi[:len(avi) // 2])
+    write_video(root / 'short.mp4', num_frames=2)
+    return dict(
+        missing=root / 'missing.mp4',
+        empty=root / 'empty.mp4',
+        truncated=root / 'truncated.mp4',
+        truncated_avi=root / 'truncated.avi',
+        garbage=root / 'garbage.mp4',
+        short=root / 'short.mp4')
