@@ -1,0 +1,61 @@
+"""Count, log and bound the bad samples replaced during training."""
+import logging
+from typing import Optional, Set
+
+from mmengine.dist import get_world_size
+from mmengine.hooks import Hook
+
+from alpro.registry import HOOKS
+
+__all__ = ['BadSampleHook']
+
+
+@HOOKS.register_module()
+class BadSampleHook(Hook):
+    """Watch the training batches for samples that replaced bad files.
+
+    Datasets replace a bad sample by another in training and list the bad
+    paths in the replacement's ``replaced`` meta field (see
+    ``BaseVideoTextDataset``). This hook logs every such path once, records
+    the count as the scalar ``train/bad_samples``, and stops the run when the
+    distinct bad files exceed ``max_bad_ratio`` of this rank's share of the
+    training set, naming them.
+
+    Args:
+        max_bad_ratio: tolerated fraction of bad files (default 1%).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, max_bad_ratio: float = 0.01) -> None:
+        self.max_bad_ratio = max_bad_ratio
+        self.bad_paths: Set[str] = set()
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        samples = (data_batch or {}).get('data_samples') or []
+        new = {
+            path
+            for sample in samples
+            for path in sample.metainfo.get('replaced', ())
+        } - self.bad_paths
+        if not new:
+            return
+        for path in sorted(new):
+            runner.logger.warning(f'bad training sample replaced: {path}')
+        self.bad_paths |= new
+        runner.message_hub.update_scalar('train/bad_samples',
+                                         len(self.bad_paths))
+        share = len(runner.train_dataloader.dataset) / get_world_size()
+        if len(self.bad_paths) > self.max_bad_ratio * share:
+            listed = '\n  '.join(sorted(self.bad_paths))
+            message = (
+                f'{len(self.bad_paths)} bad training files, more than '
+                f'max_bad_ratio={self.max_bad_ratio} of {int(share)} samples '
+                f'seen by this process; fix or remove them, or raise '
+                f'max_bad_ratio (default_hooks.bad_samples):\n  {listed}')
+            runner.logger.log(logging.ERROR, message)
+            raise RuntimeError(message)

@@ -1,0 +1,4 @@
+"""Model wrappers (``alpro.registry.MODEL_WRAPPERS``)."""
+from .distributed_data_parallel import AlproDistributedDataParallel
+
+__all__ = ['AlproDistributedDataParallel']

@@ -1,0 +1,4 @@
+"""Evaluation: metrics."""
+from .metrics import BaseVideoTextMetric
+
+__all__ = ['BaseVideoTextMetric']

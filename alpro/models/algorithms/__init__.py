@@ -1,0 +1,2 @@
+"""Algorithms (``alpro.registry.MODELS``): the models a config names."""
+__all__: list = []

@@ -1,0 +1,8 @@
+"""Data preprocessors (``alpro.registry.MODELS``)."""
+from .video_text_data_preprocessor import (CLIP_MEAN, CLIP_STD,
+                                           VideoTextDataPreprocessor,
+                                           load_tokenizer)
+
+__all__ = [
+    'CLIP_MEAN', 'CLIP_STD', 'VideoTextDataPreprocessor', 'load_tokenizer'
+]

@@ -1,0 +1,105 @@
+"""Batches of clips and captions to model inputs, on the model's device."""
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from alpro.registry import MODELS
+
+__all__ = ['VideoTextDataPreprocessor', 'load_tokenizer', 'CLIP_MEAN',
+           'CLIP_STD']
+
+# ALPRO normalises with CLIP's statistics, in the 0-255 range.
+CLIP_MEAN = (122.770938, 116.7460125, 104.09373615)
+CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
+
+
+def load_tokenizer(path: str):
+    """Load a Hugging Face *fast* tokenizer from a local folder, offline.
+
+    Args:
+        path: a folder written by ``save_pretrained`` (e.g. BERT-base
+            uncased's, or the demo corpus's ``data/demo/tokenizer``).
+
+    Returns:
+        transformers.PreTrainedTokenizerFast
+    """
+    from transformers import AutoTokenizer
+    if not osp.isdir(path):
+        raise FileNotFoundError(
+            f"tokenizer folder '{path}' not found. For the demo corpus run "
+            '`python tools/data/make_demo_data.py --out data/demo`; for '
+            'BERT, save bert-base-uncased\'s tokenizer there with '
+            '`AutoTokenizer.from_pretrained("bert-base-uncased")'
+            f'.save_pretrained("{path}")` on a machine with network access.')
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if not tokenizer.is_fast:
+        raise TypeError(f"tokenizer in '{path}' is not a fast tokenizer")
+    return tokenizer
+
+
+@MODELS.register_module()
+class VideoTextDataPreprocessor(BaseDataPreprocessor):
+    """Stack, normalise and tokenise a batch on the model's device.
+
+    Input (from the dataloader, ``pseudo_collate``): ``inputs`` a list of B
+    uint8 clips ``(T, C, H, W)`` and ``data_samples`` a list of B
+    :class:`~alpro.structures.VideoTextDataSample` with a ``text`` field.
+    Left-out samples (``inputs`` None, see ``BaseVideoTextDataset``) are
+    dropped here.
+
+    Output: ``dict(inputs=dict(video, text_ids, text_mask), data_samples)``
+    with ``video`` float ``(B, C, T, H, W)`` normalised, ``text_ids`` and
+    ``text_mask`` ``(B, L)`` long.
+
+    Args:
+        mean: per-channel mean, 0-255 scale (CLIP's by default, as ALPRO).
+        std: per-channel std, 0-255 scale.
+        tokenizer: ``dict(path=FOLDER)`` of a local fast tokenizer.
+        max_length: longest token sequence, special tokens included.
+        padding: ``'max_length'`` (fixed shapes, as ALPRO) or ``'longest'``.
+    """
+
+    def __init__(self,
+                 tokenizer: dict,
+                 mean: Sequence[float] = CLIP_MEAN,
+                 std: Sequence[float] = CLIP_STD,
+                 max_length: int = 40,
+                 padding: str = 'max_length') -> None:
+        super().__init__()
+        self.tokenizer = load_tokenizer(**tokenizer)
+        self.max_length = max_length
+        self.padding = padding
+        shape = (1, len(mean), 1, 1, 1)
+        self.register_buffer(
+            'mean', torch.tensor(mean).view(shape), persistent=False)
+        self.register_buffer(
+            'std', torch.tensor(std).view(shape), persistent=False)
+
+    def tokenize(self, texts: List[str]) -> dict:
+        """Tokenise captions; returns ``input_ids`` and ``attention_mask``
+        ``(B, L)`` on the device."""
+        encoded = self.tokenizer(
+            texts,
+            max_length=self.max_length,
+            padding=self.padding,
+            truncation=True,
+            return_tensors='pt')
+        return dict(
+            text_ids=encoded['input_ids'].to(self.device),
+            text_mask=encoded['attention_mask'].to(self.device))
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        clips: List[Optional[torch.Tensor]] = data['inputs']
+        samples = data['data_samples']
+        keep = [i for i, clip in enumerate(clips) if clip is not None]
+        clips = [clips[i] for i in keep]
+        samples = [samples[i] for i in keep]
+        video = torch.stack(clips).to(self.device, non_blocking=True)
+        # (B, T, C, H, W) uint8 -> (B, C, T, H, W) float, normalised
+        video = video.permute(0, 2, 1, 3, 4).float()
+        video = ((video - self.mean) / self.std).contiguous()
+        inputs = dict(video=video)
+        inputs.update(self.tokenize([s.text for s in samples]))
+        return dict(inputs=inputs, data_samples=samples)

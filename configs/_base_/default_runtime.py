@@ -1,0 +1,41 @@
+# Runtime shared by every alpro config: hooks, logging, TensorBoard, DDP.
+default_scope = 'alpro'
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # keep the last 3 epochs and the best one by the first validation metric
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=3,
+        save_best='auto'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # checkpoints stay loadable with torch.load(weights_only=True)
+    safe_checkpoint=dict(type='SafeCheckpointHook'),
+    # bad videos replaced in training: logged, counted, bounded
+    bad_samples=dict(type='BadSampleHook', max_bad_ratio=0.01),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+# DDP that also runs on CPU processes (gloo); see alpro/engine/model_wrappers
+model_wrapper_cfg = dict(type='AlproDistributedDataParallel')
+
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+]
+visualizer = dict(
+    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
+log_level = 'INFO'
+
+randomness = dict(seed=0, deterministic=False)
+load_from = None
+resume = False
