@@ -85,3 +85,39 @@ def bad_videos(tmp_path: Path) -> Dict[str, Path]:
         truncated_avi=root / 'truncated.avi',
         garbage=root / 'garbage.mp4',
         short=root / 'short.mp4')
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WORDS = ('a red green blue circle square moves left right up down the on '
+         'over background').split()
+
+
+@pytest.fixture(scope='session')
+def tokenizer_dir(tmp_path_factory) -> Path:
+    """A real ``BertTokenizerFast`` over a tiny in-memory vocabulary, saved
+    as a Hugging Face tokenizer folder."""
+    from transformers import BertTokenizerFast
+    folder = tmp_path_factory.mktemp('tokenizer')
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *WORDS]
+    vocab_file = folder / 'vocab.txt'
+    vocab_file.write_text('\n'.join(vocab) + '\n')
+    BertTokenizerFast(vocab_file=str(vocab_file)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope='session')
+def demo_corpus(tmp_path_factory) -> Path:
+    """A small demo corpus from ``tools/data/make_demo_data.py``, in a
+    folder laid out as a working directory: ``<dir>/data/demo``."""
+    import subprocess
+    import sys
+    workdir = tmp_path_factory.mktemp('demo_workdir')
+    subprocess.run([
+        sys.executable,
+        str(REPO_ROOT / 'tools/data/make_demo_data.py'), '--out',
+        str(workdir / 'data/demo'), '--num-videos', '24', '--num-images',
+        '6', '--size', '32', '--num-frames', '8'
+    ],
+                   check=True,
+                   capture_output=True)
+    return workdir

@@ -1,0 +1,506 @@
+"""Processing transforms on a whole clip at once.
+
+Every transform reads and replaces ``results['imgs']``, a uint8 RGB tensor
+of shape ``(T, C, H, W)``, with one ``torchvision.transforms.v2.functional``
+call for all frames. The parameters of an op are drawn once per clip, so
+every frame gets the same crop, flip or augmentation: the clip stays
+temporally consistent. ``results['img_shape']`` follows the new ``(H, W)``.
+Random draws use ``np.random`` so that MMEngine's seeding controls them.
+"""
+import math
+from typing import Dict, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as F
+
+from alpro.registry import TRANSFORMS
+
+__all__ = [
+    'Resize', 'RandomCrop', 'CenterCrop', 'RandomResizedCrop', 'Flip',
+    'TemporalConsistentRandAugment', 'ALPRO_RANDAUG_OPS'
+]
+
+_INTERPOLATIONS = {
+    'nearest': InterpolationMode.NEAREST,
+    'bilinear': InterpolationMode.BILINEAR,
+    'bicubic': InterpolationMode.BICUBIC,
+}
+
+
+def _interpolation(name: str, owner: str) -> InterpolationMode:
+    if name not in _INTERPOLATIONS:
+        raise ValueError(f'{owner}: unknown interpolation {name!r}; choose '
+                         f'one of {tuple(_INTERPOLATIONS)}')
+    return _INTERPOLATIONS[name]
+
+
+def _pair(size: Union[int, Sequence[int]], owner: str) -> Tuple[int, int]:
+    """``(h, w)`` from an int (square) or an ``(h, w)`` pair."""
+    if isinstance(size, int):
+        size = (size, size)
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(
+            f'{owner}: size must be a positive int or (h, w), got {size}')
+    return int(size[0]), int(size[1])
+
+
+def _clip(results: Dict, owner: str) -> torch.Tensor:
+    """``results['imgs']``, checked to be a ``(T, C, H, W)`` tensor."""
+    if 'imgs' not in results:
+        raise KeyError(f'{owner}: results has no "imgs"; put DecordDecode or '
+                       'LoadImageAsClip before it in the pipeline')
+    imgs = results['imgs']
+    if not isinstance(imgs, torch.Tensor) or imgs.ndim != 4:
+        raise TypeError(f'{owner}: expected imgs as a (T, C, H, W) tensor, '
+                        f'got {type(imgs).__name__} of shape '
+                        f'{tuple(getattr(imgs, "shape", ()))}')
+    return imgs
+
+
+def _store(results: Dict, imgs: torch.Tensor) -> Dict:
+    results['imgs'] = imgs
+    results['img_shape'] = tuple(imgs.shape[-2:])
+    return results
+
+
+@TRANSFORMS.register_module()
+class Resize:
+    """Resize every frame to the same size (antialiased).
+
+    Args:
+        scale: with ``keep_ratio=False``, the exact ``(w, h)``. With
+            ``keep_ratio=True``, an int is the new SHORT side, and a
+            ``(w, h)`` pair is a box the frame is scaled to fit within.
+        keep_ratio: keep the aspect ratio (see ``scale``).
+        interpolation: ``nearest``, ``bilinear`` or ``bicubic``.
+    """
+
+    def __init__(self,
+                 scale: Union[int, Sequence[int]],
+                 keep_ratio: bool = False,
+                 interpolation: str = 'bilinear') -> None:
+        if isinstance(scale, int):
+            if not keep_ratio:
+                raise ValueError(
+                    f'Resize: an int scale ({scale}) is a short side and '
+                    'needs keep_ratio=True; pass (w, h) for an exact size')
+            if scale < 1:
+                raise ValueError(f'Resize: scale must be >= 1, got {scale}')
+        else:
+            if len(scale) != 2 or min(scale) < 1:
+                raise ValueError(
+                    f'Resize: scale must be an int or (w, h), got {scale}')
+            scale = (int(scale[0]), int(scale[1]))
+        self.scale = scale
+        self.keep_ratio = keep_ratio
+        self.interpolation = interpolation
+        self._mode = _interpolation(interpolation, 'Resize')
+
+    def output_size(self, height: int, width: int) -> Tuple[int, int]:
+        """The ``(h, w)`` a ``height x width`` frame is resized to."""
+        if not self.keep_ratio:
+            return self.scale[1], self.scale[0]
+        if isinstance(self.scale, int):
+            factor = self.scale / min(height, width)
+        else:
+            factor = min(self.scale[0] / width, self.scale[1] / height)
+        return (max(1, round(height * factor)), max(1, round(width * factor)))
+
+    def __call__(self, results: Dict) -> Dict:
+        """Resize ``results['imgs']`` ``(T, C, H, W)`` to ``(T, C, h, w)``.
+        """
+        imgs = _clip(results, 'Resize')
+        size = self.output_size(*imgs.shape[-2:])
+        if tuple(imgs.shape[-2:]) != size:
+            imgs = F.resize(
+                imgs, list(size), interpolation=self._mode, antialias=True)
+        return _store(results, imgs)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scale={self.scale}, '
+                f'keep_ratio={self.keep_ratio}, '
+                f'interpolation={self.interpolation!r})')
+
+
+class _Crop:
+    """Shared crop logic; subclasses choose the top-left corner."""
+
+    def __init__(self, size: Union[int, Sequence[int]]) -> None:
+        self.size = _pair(size, type(self).__name__)
+
+    def _corner(self, height: int, width: int) -> Tuple[int, int]:
+        raise NotImplementedError
+
+    def __call__(self, results: Dict) -> Dict:
+        """Crop ``results['imgs']`` ``(T, C, H, W)`` to ``(T, C, h, w)``.
+
+        Adds ``crop_bbox`` = ``(x1, y1, x2, y2)`` in the input frame.
+
+        Raises:
+            ValueError: the frame is smaller than the crop (no padding).
+        """
+        name = type(self).__name__
+        imgs = _clip(results, name)
+        height, width = imgs.shape[-2:]
+        crop_h, crop_w = self.size
+        if crop_h > height or crop_w > width:
+            raise ValueError(
+                f'{name}: the crop (h, w)=({crop_h}, {crop_w}) is larger '
+                f'than the frame (H, W)=({height}, {width}) of '
+                f'{results.get("video_path", results.get("img_path"))}; '
+                'put a Resize before it (no padding is done)')
+        top, left = self._corner(height, width)
+        results['crop_bbox'] = (left, top, left + crop_w, top + crop_h)
+        return _store(results, F.crop(imgs, top, left, crop_h, crop_w))
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(size={self.size})'
+
+
+@TRANSFORMS.register_module()
+class RandomCrop(_Crop):
+    """Crop the same random ``(h, w)`` window out of every frame.
+
+    Args:
+        size: an int (square) or ``(h, w)``.
+    """
+
+    def _corner(self, height: int, width: int) -> Tuple[int, int]:
+        top = np.random.randint(0, height - self.size[0] + 1)
+        left = np.random.randint(0, width - self.size[1] + 1)
+        return int(top), int(left)
+
+
+@TRANSFORMS.register_module()
+class CenterCrop(_Crop):
+    """Crop the central ``(h, w)`` window of every frame.
+
+    Args:
+        size: an int (square) or ``(h, w)``.
+    """
+
+    def _corner(self, height: int, width: int) -> Tuple[int, int]:
+        return (height - self.size[0]) // 2, (width - self.size[1]) // 2
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCrop:
+    """Crop a random area and aspect ratio, then resize to ``size``.
+
+    What ALPRO applies to CC-3M images. Up to ten draws of an area
+    fraction in ``scale`` and a log-uniform aspect ratio (w / h) in
+    ``ratio``; the first window that fits is used, otherwise the largest
+    central window whose ratio is clamped into ``ratio``.
+
+    Args:
+        size: output, an int (square) or ``(h, w)``.
+        scale: range of the crop's area as a fraction of the frame's.
+        ratio: range of the crop's aspect ratio w / h.
+        interpolation: ``nearest``, ``bilinear`` or ``bicubic``.
+    """
+
+    def __init__(self,
+                 size: Union[int, Sequence[int]],
+                 scale: Sequence[float] = (0.2, 1.0),
+                 ratio: Sequence[float] = (3 / 4, 4 / 3),
+                 interpolation: str = 'bicubic') -> None:
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError('RandomResizedCrop: scale must satisfy '
+                             f'0 < min <= max <= 1, got {scale}')
+        if not 0 < ratio[0] <= ratio[1]:
+            raise ValueError('RandomResizedCrop: ratio must satisfy '
+                             f'0 < min <= max, got {ratio}')
+        self.size = _pair(size, 'RandomResizedCrop')
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+        self.interpolation = interpolation
+        self._mode = _interpolation(interpolation, 'RandomResizedCrop')
+
+    def window(self, height: int, width: int) -> Tuple[int, int, int, int]:
+        """A random crop window ``(top, left, h, w)`` of the frame."""
+        area = height * width
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target = area * np.random.uniform(*self.scale)
+            aspect = math.exp(np.random.uniform(*log_ratio))
+            crop_w = int(round(math.sqrt(target * aspect)))
+            crop_h = int(round(math.sqrt(target / aspect)))
+            if 0 < crop_w <= width and 0 < crop_h <= height:
+                top = np.random.randint(0, height - crop_h + 1)
+                left = np.random.randint(0, width - crop_w + 1)
+                return int(top), int(left), crop_h, crop_w
+        # No draw fitted (an extreme frame ratio): the whole frame, cut to
+        # the nearest allowed ratio, centred.
+        frame_ratio = width / height
+        crop_h, crop_w = height, width
+        if frame_ratio < self.ratio[0]:
+            crop_h = max(1, min(height, round(width / self.ratio[0])))
+        elif frame_ratio > self.ratio[1]:
+            crop_w = max(1, min(width, round(height * self.ratio[1])))
+        return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+    def __call__(self, results: Dict) -> Dict:
+        """Crop and resize ``results['imgs']`` ``(T, C, H, W)`` to
+        ``(T, C, *size)``; adds ``crop_bbox`` ``(x1, y1, x2, y2)``."""
+        imgs = _clip(results, 'RandomResizedCrop')
+        top, left, crop_h, crop_w = self.window(*imgs.shape[-2:])
+        results['crop_bbox'] = (left, top, left + crop_w, top + crop_h)
+        imgs = F.resized_crop(
+            imgs,
+            top,
+            left,
+            crop_h,
+            crop_w,
+            list(self.size),
+            interpolation=self._mode,
+            antialias=True)
+        return _store(results, imgs)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(size={self.size}, '
+                f'scale={self.scale}, ratio={self.ratio}, '
+                f'interpolation={self.interpolation!r})')
+
+
+@TRANSFORMS.register_module()
+class Flip:
+    """Flip every frame of the clip, or none, with probability
+    ``flip_ratio``.
+
+    Adds ``flip`` (bool) and ``flip_direction``.
+
+    Args:
+        flip_ratio: probability of flipping.
+        direction: ``horizontal`` or ``vertical``.
+    """
+
+    def __init__(self,
+                 flip_ratio: float = 0.5,
+                 direction: str = 'horizontal') -> None:
+        if not 0 <= flip_ratio <= 1:
+            raise ValueError(
+                f'Flip: flip_ratio must be in [0, 1], got {flip_ratio}')
+        if direction not in ('horizontal', 'vertical'):
+            raise ValueError('Flip: direction must be "horizontal" or '
+                             f'"vertical", got {direction!r}')
+        self.flip_ratio = flip_ratio
+        self.direction = direction
+
+    def __call__(self, results: Dict) -> Dict:
+        """Flip ``results['imgs']`` ``(T, C, H, W)``; the shape is kept."""
+        imgs = _clip(results, 'Flip')
+        flip = bool(np.random.rand() < self.flip_ratio)
+        if flip:
+            imgs = (
+                F.horizontal_flip(imgs)
+                if self.direction == 'horizontal' else F.vertical_flip(imgs))
+        results['flip'] = flip
+        results['flip_direction'] = self.direction
+        return _store(results, imgs)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(flip_ratio={self.flip_ratio}, '
+                f'direction={self.direction!r})')
+
+
+#: The ten ops of ALPRO's ``TemporalConsistentRandomAugment``.
+ALPRO_RANDAUG_OPS = ('Identity', 'Contrast', 'Brightness', 'Sharpness',
+                     'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate',
+                     'HorizontalFlip')
+
+
+@TRANSFORMS.register_module()
+class TemporalConsistentRandAugment:
+    """RandAugment with one set of parameters for all frames of a clip.
+
+    ALPRO's ``TemporalConsistentRandomAugment(N=2, M=5)``: ``num_ops``
+    DISTINCT ops are drawn from ``ops`` and each is applied, in the drawn
+    order, to the whole ``(T, C, H, W)`` clip at once. With ``level =
+    magnitude / max_level``, the arguments are ALPRO's:
+
+    * ``Contrast``, ``Brightness``, ``Sharpness``: enhance factor ``level *
+      1.8 + 0.1``. At the default ``magnitude=5`` this is 1.0, i.e. these
+      three ops do nothing: faithful to ALPRO, where 4 of the 10 ops
+      (``Identity`` included) leave the clip unchanged. The factor is
+      shared by all frames; ``Contrast`` blends each frame with its own
+      mean grey, as ALPRO's per-frame op does.
+    * ``ShearX`` / ``ShearY``: shear factor ``f = level * 0.3`` as ALPRO's
+      OpenCV matrix ``[[1, f, 0], [0, 1, 0]]`` (resp. ``[[1, 0, 0], [f, 1,
+      0]]``): about the top-left corner, ``(x, y) -> (x + f * y, y)``.
+    * ``TranslateX`` / ``TranslateY``: ``level * 10`` pixels; as ALPRO's
+      matrix ``[[1, 0, -offset], ...]`` the content moves left (up).
+    * ``Rotate``: ``level * 30`` degrees counter-clockwise about the frame
+      centre (ALPRO's OpenCV centre ``(W/2, H/2)`` sits half a pixel off
+      it; we use the true centre).
+    * ``HorizontalFlip``, ``Identity``: no argument.
+
+    The uncovered area of geometric ops is filled with ``fill`` on every
+    channel; interpolation is bilinear. ALPRO always uses the positive
+    argument (its random negation is commented out); ``random_sign=True``
+    negates the argument of shear, translate and rotate ops with
+    probability 0.5.
+
+    Adds ``randaug_ops``, the names applied (list of str).
+
+    Args:
+        num_ops: N, ops applied per clip (distinct).
+        magnitude: M, in ``[0, max_level]``.
+        ops: names to choose from; a subset of ``ALPRO_RANDAUG_OPS``.
+        fill: value of the pixels uncovered by geometric ops.
+        max_level: the magnitude that gives the largest arguments.
+        random_sign: negate signed arguments at random (not ALPRO's).
+    """
+
+    def __init__(self,
+                 num_ops: int = 2,
+                 magnitude: int = 5,
+                 ops: Sequence[str] = ALPRO_RANDAUG_OPS,
+                 fill: int = 128,
+                 max_level: int = 10,
+                 random_sign: bool = False) -> None:
+        if isinstance(ops, str):
+            ops = (ops, )
+        unknown = [op for op in ops if op not in ALPRO_RANDAUG_OPS]
+        if unknown:
+            raise ValueError(
+                f'TemporalConsistentRandAugment: unknown ops {unknown}; '
+                f'valid names are {list(ALPRO_RANDAUG_OPS)}')
+        if len(set(ops)) != len(ops):
+            raise ValueError(
+                f'TemporalConsistentRandAugment: ops repeat a name: {ops}')
+        if not 0 <= num_ops <= len(ops):
+            raise ValueError(
+                f'TemporalConsistentRandAugment: num_ops={num_ops} distinct '
+                f'ops cannot be drawn from {len(ops)} ops')
+        if max_level <= 0 or not 0 <= magnitude <= max_level:
+            raise ValueError(
+                'TemporalConsistentRandAugment: need 0 <= magnitude <= '
+                f'max_level and max_level > 0, got magnitude={magnitude}, '
+                f'max_level={max_level}')
+        if not 0 <= fill <= 255:
+            raise ValueError('TemporalConsistentRandAugment: fill must be '
+                             f'in [0, 255], got {fill}')
+        self.num_ops = num_ops
+        self.magnitude = magnitude
+        self.ops = tuple(ops)
+        self.fill = fill
+        self.max_level = max_level
+        self.random_sign = random_sign
+
+    # -- the arguments, as ALPRO maps a magnitude to them -----------------
+    @property
+    def _level(self) -> float:
+        return self.magnitude / self.max_level
+
+    def _signed(self, value: float) -> float:
+        if self.random_sign and np.random.rand() < 0.5:
+            return -value
+        return value
+
+    def enhance_factor(self) -> float:
+        """Factor of Contrast, Brightness and Sharpness."""
+        return self._level * 1.8 + 0.1
+
+    def shear_factor(self) -> float:
+        """Shear factor ``f`` of the matrix (``atan(f)`` in radians)."""
+        return self._level * 0.3
+
+    def translate_pixels(self) -> float:
+        """Offset of TranslateX / TranslateY, in pixels."""
+        return self._level * 10
+
+    def rotate_degrees(self) -> float:
+        """Angle of Rotate, counter-clockwise."""
+        return self._level * 30
+
+    # -- the ops: (T, C, H, W) uint8 in, same shape out ---------------------
+    def _affine(self, imgs: torch.Tensor, translate: Sequence[float],
+                shear: Sequence[float]) -> torch.Tensor:
+        # torchvision puts pixel (0, 0)'s centre at (0.5, 0.5), OpenCV at
+        # (0, 0): this centre makes torchvision's shear equal ALPRO's.
+        return F.affine(
+            imgs,
+            angle=0.0,
+            translate=list(translate),
+            scale=1.0,
+            shear=list(shear),
+            interpolation=InterpolationMode.BILINEAR,
+            fill=[self.fill] * imgs.shape[1],
+            center=[0.5, 0.5])
+
+    def _shear_degrees(self) -> float:
+        # torchvision's positive shear maps x -> x - tan(s) * y; OpenCV's
+        # matrix of ALPRO maps x -> x + f * y.
+        return -math.degrees(math.atan(self._signed(self.shear_factor())))
+
+    def _identity(self, imgs: torch.Tensor) -> torch.Tensor:
+        return imgs
+
+    def _contrast(self, imgs: torch.Tensor) -> torch.Tensor:
+        return F.adjust_contrast(imgs, self.enhance_factor())
+
+    def _brightness(self, imgs: torch.Tensor) -> torch.Tensor:
+        return F.adjust_brightness(imgs, self.enhance_factor())
+
+    def _sharpness(self, imgs: torch.Tensor) -> torch.Tensor:
+        return F.adjust_sharpness(imgs, self.enhance_factor())
+
+    def _shear_x(self, imgs: torch.Tensor) -> torch.Tensor:
+        return self._affine(imgs, (0, 0), (self._shear_degrees(), 0.0))
+
+    def _shear_y(self, imgs: torch.Tensor) -> torch.Tensor:
+        return self._affine(imgs, (0, 0), (0.0, self._shear_degrees()))
+
+    def _translate_x(self, imgs: torch.Tensor) -> torch.Tensor:
+        offset = self._signed(self.translate_pixels())
+        return self._affine(imgs, (-offset, 0), (0.0, 0.0))
+
+    def _translate_y(self, imgs: torch.Tensor) -> torch.Tensor:
+        offset = self._signed(self.translate_pixels())
+        return self._affine(imgs, (0, -offset), (0.0, 0.0))
+
+    def _rotate(self, imgs: torch.Tensor) -> torch.Tensor:
+        return F.rotate(
+            imgs,
+            self._signed(self.rotate_degrees()),
+            interpolation=InterpolationMode.BILINEAR,
+            fill=[self.fill] * imgs.shape[1])
+
+    def _horizontal_flip(self, imgs: torch.Tensor) -> torch.Tensor:
+        return F.horizontal_flip(imgs)
+
+    _METHODS = {
+        'Identity': _identity,
+        'Contrast': _contrast,
+        'Brightness': _brightness,
+        'Sharpness': _sharpness,
+        'ShearX': _shear_x,
+        'ShearY': _shear_y,
+        'TranslateX': _translate_x,
+        'TranslateY': _translate_y,
+        'Rotate': _rotate,
+        'HorizontalFlip': _horizontal_flip,
+    }
+
+    def apply(self, imgs: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+        """Apply the named ops, in order, to a ``(T, C, H, W)`` clip."""
+        for name in names:
+            imgs = self._METHODS[name](self, imgs)
+        return imgs
+
+    def __call__(self, results: Dict) -> Dict:
+        """Augment ``results['imgs']`` ``(T, C, H, W)``; the shape is kept.
+        """
+        imgs = _clip(results, 'TemporalConsistentRandAugment')
+        chosen = np.random.choice(len(self.ops), self.num_ops, replace=False)
+        names = [self.ops[i] for i in chosen]
+        results['randaug_ops'] = names
+        return _store(results, self.apply(imgs, names))
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_ops={self.num_ops}, '
+                f'magnitude={self.magnitude}, ops={list(self.ops)}, '
+                f'fill={self.fill}, max_level={self.max_level}, '
+                f'random_sign={self.random_sign})')
