@@ -28,15 +28,14 @@ class ToyVideoTextModel(BaseModel):
         self.text_embed = nn.Embedding(vocab_size, dim)
 
     def forward(self,
-                video: torch.Tensor,
-                text_ids: torch.Tensor,
-                text_mask: torch.Tensor,
+                inputs: Dict[str, torch.Tensor],
                 data_samples: Optional[List] = None,
                 mode: str = 'tensor') -> Dict[str, torch.Tensor]:
         # video (B, C, T, H, W) -> (B, dim); text (B, L) -> (B, dim)
+        video = inputs['video']
         v = F.normalize(self.video_proj(video.mean((2, 3, 4))), dim=-1)
-        mask = text_mask.unsqueeze(-1).float()
-        t = (self.text_embed(text_ids) * mask).sum(1) / mask.sum(1)
+        mask = inputs['text_mask'].unsqueeze(-1).float()
+        t = (self.text_embed(inputs['text_ids']) * mask).sum(1) / mask.sum(1)
         logits = v @ F.normalize(t, dim=-1).T / 0.1
         if mode == 'loss':
             target = torch.arange(len(logits), device=logits.device)

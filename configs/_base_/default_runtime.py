@@ -23,8 +23,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-# DDP that also runs on CPU processes (gloo); see alpro/engine/model_wrappers
-model_wrapper_cfg = dict(type='AlproDistributedDataParallel')
+# DDP that also runs on CPU processes (gloo); see alpro/engine/model_wrappers.
+# Scoped name: MMEngine's Runner looks wrappers up in its own root registry.
+model_wrapper_cfg = dict(type='alpro.AlproDistributedDataParallel')
 
 vis_backends = [
     dict(type='LocalVisBackend'),
