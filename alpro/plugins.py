@@ -65,10 +65,11 @@ def load_plugins(force: bool = False) -> Dict[str, str]:
             entry_point.load()
         except Exception as error:
             raise PluginImportError(
-                f"alpro plugin '{entry_point.name}' = {_describe(entry_point)} "
-                f'failed to import: {type(error).__name__}: {error}. Fix or '
-                'uninstall that package, or set '
-                f'{DISABLE_ENV}=1 to start without plugins.') from error
+                f"alpro plugin '{entry_point.name}' = "
+                f'{_describe(entry_point)} failed to import: '
+                f'{type(error).__name__}: {error}. Fix or uninstall that '
+                f'package, or set {DISABLE_ENV}=1 to start without plugins.'
+            ) from error
         _loaded[entry_point.name] = _describe(entry_point)
         print_log(
             f'alpro: loaded plugin {entry_point.name} = '

@@ -10,7 +10,8 @@ Two kinds (see ``DESIGN.md``):
   ``LOSSES``, ``PROMPTERS``. MMEngine 0.10.7 allows one child per scope under
   a parent, so these cannot also be children of ``MODELS``.
 
-Every registry imports its ``locations`` lazily, on the first ``get``/``build``.
+Every registry imports its ``locations`` lazily, on the first ``get`` or
+``build``.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
@@ -30,10 +31,7 @@ __all__ = [
 SCOPE = 'alpro'
 
 MODELS = Registry(
-    'model',
-    parent=MMENGINE_MODELS,
-    scope=SCOPE,
-    locations=['alpro.models'])
+    'model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['alpro.models'])
 DATASETS = Registry(
     'dataset',
     parent=MMENGINE_DATASETS,

@@ -73,8 +73,7 @@ def bad_videos(tmp_path: Path) -> Dict[str, Path]:
     data = good.read_bytes()
     (root / 'empty.mp4').write_bytes(b'')
     (root / 'truncated.mp4').write_bytes(data[:len(data) // 2])
-    (root / 'garbage.mp4').write_bytes(
-        np.random.default_rng(0).bytes(4096))
+    (root / 'garbage.mp4').write_bytes(np.random.default_rng(0).bytes(4096))
     avi = write_video(root / 'good.avi', num_frames=16).read_bytes()
     (root / 'truncated.avi').write_bytes(avi[:len(avi) // 2])
     write_video(root / 'short.mp4', num_frames=2)
@@ -115,8 +114,8 @@ def demo_corpus(tmp_path_factory) -> Path:
     subprocess.run([
         sys.executable,
         str(REPO_ROOT / 'tools/data/make_demo_data.py'), '--out',
-        str(workdir / 'data/demo'), '--num-videos', '24', '--num-images',
-        '6', '--size', '32', '--num-frames', '8'
+        str(workdir / 'data/demo'), '--num-videos', '24', '--num-images', '6',
+        '--size', '32', '--num-frames', '8'
     ],
                    check=True,
                    capture_output=True)

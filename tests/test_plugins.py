@@ -92,16 +92,15 @@ def test_broken_plugin_names_itself_and_the_cause(tmp_path):
     info.mkdir()
     (info / 'METADATA').write_text(
         'Metadata-Version: 2.1\nName: broken-alpro-plugin\nVersion: 0.3\n')
-    (info / 'entry_points.txt').write_text(
-        '[alpro.plugins]\nbroken = broken_alpro_plugin\n')
+    (info / 'entry_points.txt'
+     ).write_text('[alpro.plugins]\nbroken = broken_alpro_plugin\n')
     done = run_python('import alpro', autoload=True, extra_path=str(tmp_path))
     assert done.returncode != 0
     assert "alpro plugin 'broken'" in done.stderr
     assert 'broken-alpro-plugin 0.3' in done.stderr
     assert 'needs libfoo' in done.stderr
     # and the switch lets alpro start without it
-    done = run_python(
-        'import alpro', autoload=False, extra_path=str(tmp_path))
+    done = run_python('import alpro', autoload=False, extra_path=str(tmp_path))
     assert done.returncode == 0, done.stderr
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from alpro.registry import (ALL_REGISTRIES, BACKBONES, DATASETS, HOOKS,
-                            MODELS, TRANSFORMS)
+from alpro.registry import (ALL_REGISTRIES, BACKBONES, DATASETS, HOOKS, MODELS,
+                            TRANSFORMS)
 
 MMENGINE_CHILDREN = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
                      'VISBACKENDS', 'MODEL_WRAPPERS')
@@ -84,11 +84,11 @@ def real_cfgs(tmp_path, tokenizer_dir):
 
 @pytest.mark.parametrize('scope', ['alpro', 'mmengine', None])
 @pytest.mark.parametrize('name', list(ALL_REGISTRIES))
-def test_build_each_kind_under_each_scope(name, scope, tmp_path,
-                                          tokenizer_dir, probe_components):
+def test_build_each_kind_under_each_scope(name, scope, tmp_path, tokenizer_dir,
+                                          probe_components):
     registry = ALL_REGISTRIES[name]
-    cfg = real_cfgs(tmp_path, tokenizer_dir).get(
-        name, dict(type='AlproProbe', width=3))
+    cfg = real_cfgs(tmp_path,
+                    tokenizer_dir).get(name, dict(type='AlproProbe', width=3))
     type_name = cfg['type']
     if scope == 'mmengine' and name in MMENGINE_CHILDREN:
         # MMEngine searches its own root under its scope: a plain alpro name
@@ -97,8 +97,8 @@ def test_build_each_kind_under_each_scope(name, scope, tmp_path,
             build_under(scope, registry, cfg)
         cfg = dict(cfg, type=f'alpro.{type_name}')
     obj = build_under(scope, registry, cfg)
-    assert type(obj).__name__ == (
-        'Probe' if type_name == 'AlproProbe' else type_name)
+    assert type(obj).__name__ == ('Probe'
+                                  if type_name == 'AlproProbe' else type_name)
 
 
 def test_external_class_by_dotted_path():

@@ -20,7 +20,8 @@ from alpro.registry import MODELS
 class ToyVideoTextModel(BaseModel):
     """Args: dim: embedding width; data_preprocessor: its config."""
 
-    def __init__(self, dim: int = 16,
+    def __init__(self,
+                 dim: int = 16,
                  data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         vocab_size = len(self.data_preprocessor.tokenizer)

@@ -76,8 +76,10 @@ def main(argv=None) -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     init_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
-    print(f'alpro train: rank {runner.rank} of {runner.world_size} on '
-          f'{next(runner.model.parameters()).device}', flush=True)
+    print(
+        f'alpro train: rank {runner.rank} of {runner.world_size} on '
+        f'{next(runner.model.parameters()).device}',
+        flush=True)
     runner.train()
 
 

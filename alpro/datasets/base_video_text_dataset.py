@@ -1,4 +1,4 @@
-"""What every video-text dataset shares: checked paths and bad-sample policy."""
+"""Shared by every video-text dataset: checked paths, bad-sample policy."""
 import logging
 import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
@@ -17,7 +17,10 @@ __all__ = ['BaseVideoTextDataset', 'AnnotationError']
 class AnnotationError(ValueError):
     """An annotation file is malformed; the message names file and line."""
 
-    def __init__(self, ann_file: str, line: Optional[int], problem: str,
+    def __init__(self,
+                 ann_file: str,
+                 line: Optional[int],
+                 problem: str,
                  unit: str = 'line') -> None:
         where = ann_file if line is None else f'{ann_file}, {unit} {line}'
         super().__init__(f'{where}: {problem}')
@@ -72,8 +75,7 @@ class BaseVideoTextDataset(BaseDataset):
         self.skip_bad = skip_bad
         self.replace_seed = replace_seed
         pipeline = [
-            TRANSFORMS.build(t) if isinstance(t, dict) else t
-            for t in pipeline
+            TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline
         ]
         super().__init__(
             ann_file=ann_file,

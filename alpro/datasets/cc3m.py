@@ -1,8 +1,8 @@
-"""Conceptual Captions (CC-3M) image-caption pairs, each image a T-frame clip."""
+"""Conceptual Captions (CC-3M) image-caption pairs, as T-frame clips."""
 import csv
 import json
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -10,6 +10,21 @@ from alpro.registry import DATASETS
 from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
 
 __all__ = ['CC3MDataset']
+
+
+def _captions(record) -> Optional[List[str]]:
+    """The stripped captions of an ALPRO record, None if it is malformed."""
+    if not isinstance(record, dict) or not isinstance(
+            record.get('image'), str):
+        return None
+    captions = record.get('caption')
+    if isinstance(captions, str):
+        captions = [captions]
+    if not isinstance(captions, list) or not captions:
+        return None
+    if not all(isinstance(c, str) and c.strip() for c in captions):
+        return None
+    return [c.strip() for c in captions]
 
 
 @DATASETS.register_module()
@@ -67,14 +82,8 @@ class CC3MDataset(BaseVideoTextDataset):
                                   'expected a JSON list of records')
         data_list = []
         for i, record in enumerate(records):
-            captions = record.get('caption') if isinstance(record,
-                                                           dict) else None
-            if isinstance(captions, str):
-                captions = [captions]
-            if (not isinstance(record, dict)
-                    or not isinstance(record.get('image'), str) or
-                    not captions or not all(
-                        isinstance(c, str) and c.strip() for c in captions)):
+            captions = _captions(record)
+            if captions is None:
                 raise AnnotationError(
                     self.ann_file, i,
                     'expected {"image": path, "caption": str or [str, ...]} '
@@ -84,7 +93,7 @@ class CC3MDataset(BaseVideoTextDataset):
                 dict(
                     video_id=record['image'],
                     img_path=self.resolve_path(record['image'], i, 'record'),
-                    captions=[c.strip() for c in captions]))
+                    captions=captions))
         return data_list
 
     def _load_tsv(self) -> List[dict]:

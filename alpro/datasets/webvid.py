@@ -59,7 +59,10 @@ class WebVidDataset(BaseVideoTextDataset):
             f"unknown WebVid annotation form '{ext}': expected the official "
             ".csv or ALPRO's .pkl")
 
-    def _sample(self, stem: str, text: str, line: int,
+    def _sample(self,
+                stem: str,
+                text: str,
+                line: int,
                 unit: str = 'line') -> dict:
         if not stem or not text.strip():
             raise AnnotationError(self.ann_file, line,
@@ -105,9 +108,8 @@ class WebVidDataset(BaseVideoTextDataset):
         try:
             import pandas  # noqa: F401  (the pickle holds a DataFrame)
         except ImportError as error:
-            raise ImportError(
-                f"reading ALPRO's {self.ann_file} needs pandas: "
-                '`pip install pandas`') from error
+            raise ImportError(f"reading ALPRO's {self.ann_file} needs pandas: "
+                              '`pip install pandas`') from error
         with open(self.ann_file, 'rb') as f:
             frame = pickle.load(f)
         missing = {'video_id', 'text', 'txt_len'} - set(frame.columns)
@@ -119,5 +121,6 @@ class WebVidDataset(BaseVideoTextDataset):
         for row, (video_id, text, txt_len) in enumerate(
                 zip(frame['video_id'], frame['text'], frame['txt_len'])):
             if int(txt_len) < self.max_txt_len:
-                data_list.append(self._sample(str(video_id), str(text), row, 'row'))
+                data_list.append(
+                    self._sample(str(video_id), str(text), row, 'row'))
         return data_list

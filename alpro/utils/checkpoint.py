@@ -47,11 +47,10 @@ def load_checkpoint_safely(filename: str,
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} not found')
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
-            filename)
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
         raise UnsafeCheckpointError(
             f'refusing to load {filename}: it holds objects that safe loading '
             f'(weights_only=True) does not build: {", ".join(unsafe)}. Save '
@@ -104,4 +103,3 @@ def from_safe_objects(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(from_safe_objects(v) for v in obj)
     return obj
-

@@ -8,8 +8,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keep the last 3 epochs and the best one by the first validation metric
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3,
-        save_best='auto'),
+        type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # checkpoints stay loadable with torch.load(weights_only=True)
     safe_checkpoint=dict(type='SafeCheckpointHook'),

@@ -2,7 +2,8 @@
 # WebVid clips + CC-3M images) on a 256 px demo corpus, for the dataloader
 # benchmark:
 #   python tools/data/make_demo_data.py --out data/demo_256 --size 256
-#   python tools/analysis/benchmark_dataloader.py configs/demo/pretrain_data_224.py
+#   python tools/analysis/benchmark_dataloader.py \
+#       configs/demo/pretrain_data_224.py
 _base_ = ['../_base_/datasets/webvid_cc3m_pretrain.py']
 data_root = 'data/demo_256'
 

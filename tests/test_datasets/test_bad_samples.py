@@ -37,8 +37,8 @@ def make_dataset(tmp_path, bad_videos, bad_kind, **kwargs):
     ann = tmp_path / 'ann.csv'
     with open(ann, 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['videoid', 'contentUrl', 'duration', 'page_dir',
-                         'name'])
+        writer.writerow(
+            ['videoid', 'contentUrl', 'duration', 'page_dir', 'name'])
         for name in names:
             writer.writerow([name, 'u', 'PT00H00M01S', 'p', f'caption {name}'])
     return WebVidDataset(
@@ -73,6 +73,8 @@ def test_short_clip_repeats_frames_in_order(tmp_path, bad_videos):
     shutil.copy(bad_videos['short'], tmp_path / 'videos/p/ok0.mp4')
     out = dataset[0]
     assert out['data_samples'].replaced == []
+    assert out['data_samples'].short_clip is True
+    assert dataset[1]['data_samples'].short_clip is False
     assert out['data_samples'].frame_inds == [0, 0, 0, 0, 1, 1, 1, 1]
     assert torch.equal(out['inputs'][0], out['inputs'][3])
     assert not torch.equal(out['inputs'][3], out['inputs'][4])
@@ -80,8 +82,7 @@ def test_short_clip_repeats_frames_in_order(tmp_path, bad_videos):
 
 @pytest.mark.parametrize('kind', BAD_KINDS)
 def test_test_mode_never_replaces(tmp_path, bad_videos, kind):
-    dataset = make_dataset(
-        tmp_path, bad_videos, kind, test_mode=True)
+    dataset = make_dataset(tmp_path, bad_videos, kind, test_mode=True)
     with pytest.raises(RuntimeError, match=r'bad\..*never replaced'):
         dataset[2]
 
@@ -92,11 +93,7 @@ def test_test_mode_skip_bad_leaves_out_and_metric_counts(
 
     from alpro.models.data_preprocessors import VideoTextDataPreprocessor
     dataset = make_dataset(
-        tmp_path,
-        bad_videos,
-        'garbage',
-        test_mode=True,
-        skip_bad=True)
+        tmp_path, bad_videos, 'garbage', test_mode=True, skip_bad=True)
     batch = pseudo_collate([dataset[i] for i in range(len(dataset))])
     assert batch['inputs'][2] is None
     assert batch['data_samples'][2].left_out.endswith('bad.mp4')
@@ -143,3 +140,18 @@ def test_hook_counts_logs_and_stops_past_ratio(tmp_path):
     message = str(info.value)
     assert '4 bad training files' in message
     assert all(name in message for name in ('a.mp4', 'b.mp4', 'c.mp4'))
+
+
+def test_hook_counts_short_clips_without_stopping():
+    from alpro.structures import VideoTextDataSample
+    hook = BadSampleHook(max_bad_ratio=0.0)
+    runner = fake_runner(10)
+    batch = dict(data_samples=[
+        VideoTextDataSample(
+            metainfo=dict(video_path=f'{name}.mp4', short_clip=short))
+        for name, short in (('s1', True), ('ok', False), ('s2', True))
+    ])
+    hook.after_train_iter(runner, 0, batch)
+    hook.after_train_iter(runner, 1, batch)
+    assert hook.short_paths == {'s1.mp4', 's2.mp4'}
+    assert runner.message_hub.get_scalar('train/short_clips').current() == 2

@@ -11,8 +11,14 @@ def test_alpro_json_with_string_and_list_captions(tmp_path):
     ann = tmp_path / 'cc3m.json'
     ann.write_text(
         json.dumps([
-            {'image': 'img/0.jpg', 'caption': 'a cat on a mat'},
-            {'image': 'img/1.jpg', 'caption': ['one dog', 'a dog', 'dog']},
+            {
+                'image': 'img/0.jpg',
+                'caption': 'a cat on a mat'
+            },
+            {
+                'image': 'img/1.jpg',
+                'caption': ['one dog', 'a dog', 'dog']
+            },
         ]))
     train = CC3MDataset(ann_file=str(ann), data_prefix=dict(img=str(tmp_path)))
     assert len(train) == 2
@@ -26,7 +32,9 @@ def test_alpro_json_with_string_and_list_captions(tmp_path):
     assert test.get_data_info(0)['img_path'] == 'img/0.jpg'  # as given
 
 
-@pytest.mark.parametrize('record', [{'image': 'a.jpg'}, {
+@pytest.mark.parametrize('record', [{
+    'image': 'a.jpg'
+}, {
     'image': 'a.jpg',
     'caption': ''
 }, {

@@ -19,8 +19,10 @@ def write_csv(path, rows, header=HEADER):
 
 def test_official_csv(tmp_path):
     ann = write_csv(tmp_path / 'results_2M_train.csv', [
-        ['101', 'http://x/101.mp4', 'PT00H00M11S', '001_050',
-         'A red circle, moving left'],
+        [
+            '101', 'http://x/101.mp4', 'PT00H00M11S', '001_050',
+            'A red circle, moving left'
+        ],
         ['102', 'http://x/102.mp4', 'PT00H00M05S', '', 'dropped: no page'],
         ['103', 'http://x/103.mp4', 'PT00H00M07S', '051_100', ' sky '],
     ])
@@ -35,8 +37,9 @@ def test_official_csv(tmp_path):
 
 
 def test_csv_missing_column_names_file(tmp_path):
-    ann = write_csv(tmp_path / 'a.csv', [['1', 'x', 'name']],
-                    header=['videoid', 'contentUrl', 'name'])
+    ann = write_csv(
+        tmp_path / 'a.csv', [['1', 'x', 'name']],
+        header=['videoid', 'contentUrl', 'name'])
     with pytest.raises(AnnotationError, match=r'a\.csv, line 1: header'):
         WebVidDataset(ann_file=str(ann))
 
@@ -89,8 +92,8 @@ def test_alpro_pickled_dataframe(tmp_path):
         ann_file=str(ann), data_prefix=dict(video=str(tmp_path)))
     # rows with txt_len >= 80 are dropped, as ALPRO does
     assert len(dataset) == 2
-    assert dataset.get_data_info(0)['video_path'] == str(
-        tmp_path / '1066674784.mp4')
+    assert dataset.get_data_info(0)['video_path'] == str(tmp_path /
+                                                         '1066674784.mp4')
     assert dataset.get_data_info(1)['text'] == 'clouds drift'
 
     frame.loc[0, 'video_id'] = '../../outside'

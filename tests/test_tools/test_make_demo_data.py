@@ -13,21 +13,27 @@ import decord
 import numpy as np
 import pytest
 
-SCRIPT = (Path(__file__).resolve().parents[2] / 'tools' / 'data'
-          / 'make_demo_data.py')
+SCRIPT = (
+    Path(__file__).resolve().parents[2] / 'tools' / 'data' /
+    'make_demo_data.py')
 # Imported by name so that pool workers can unpickle its functions.
 sys.path.insert(0, str(SCRIPT.parent))
 mdd = importlib.import_module('make_demo_data')
 
 SIZE, FRAMES, VIDEOS, IMAGES = 32, 8, 24, 6
-ARGS = ['--num-videos', str(VIDEOS), '--num-images', str(IMAGES), '--size',
-        str(SIZE), '--num-frames', str(FRAMES)]
+ARGS = [
+    '--num-videos',
+    str(VIDEOS), '--num-images',
+    str(IMAGES), '--size',
+    str(SIZE), '--num-frames',
+    str(FRAMES)
+]
 HEADER = ['videoid', 'contentUrl', 'duration', 'page_dir', 'name']
-TEXT_FILES = ['annotations/results_demo_train.csv',
-              'annotations/results_demo_val.csv',
-              'annotations/cc3m_demo.json', 'annotations/cc3m_demo.tsv',
-              'meta.json', 'tokenizer/tokenizer.json',
-              'tokenizer/tokenizer_config.json']
+TEXT_FILES = [
+    'annotations/results_demo_train.csv', 'annotations/results_demo_val.csv',
+    'annotations/cc3m_demo.json', 'annotations/cc3m_demo.tsv', 'meta.json',
+    'tokenizer/tokenizer.json', 'tokenizer/tokenizer_config.json'
+]
 
 
 @pytest.fixture(scope='module')
@@ -42,10 +48,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def corpus_again(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Seed 0 again, through the command line in a fresh process."""
     out = tmp_path_factory.mktemp('demo') / 'seed0_again'
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), '--out', str(out), '--seed', '0',
-         '--workers', '1', *ARGS],
-        capture_output=True, text=True, check=True)
+    result = subprocess.run([
+        sys.executable,
+        str(SCRIPT), '--out',
+        str(out), '--seed', '0', '--workers', '1', *ARGS
+    ],
+                            capture_output=True,
+                            text=True,
+                            check=True)
     assert str(out) in result.stdout
     return out
 
@@ -102,8 +112,7 @@ def test_csv_layout(corpus: Path):
     assert meta['counts']['val'] == round(0.2 * VIDEOS)
     assert meta['counts']['train'] + meta['counts']['val'] == VIDEOS
     assert len(set(ids)) == VIDEOS
-    assert (meta['size'], meta['num_frames'], meta['fps']) == (SIZE, FRAMES,
-                                                               8)
+    assert (meta['size'], meta['num_frames'], meta['fps']) == (SIZE, FRAMES, 8)
 
 
 def test_videos_decode(corpus: Path):
@@ -128,8 +137,8 @@ def test_heldout_pairs_and_captions(corpus: Path):
     assert not pairs['train'] & heldout
     assert {c for c, _ in pairs['train']} == set(meta['colours'])
     assert {s for _, s in pairs['train']} == set(meta['shapes'])
-    assert 0.15 <= len(heldout) / (len(meta['colours'])
-                                   * len(meta['shapes'])) <= 0.2
+    assert 0.15 <= len(heldout) / (len(meta['colours']) *
+                                   len(meta['shapes'])) <= 0.2
 
 
 def test_specs_match_csv_and_name_direction(corpus: Path):
@@ -137,13 +146,13 @@ def test_specs_match_csv_and_name_direction(corpus: Path):
     for split in ('train', 'val'):
         for row in read_rows(corpus, split):
             spec = specs[row['videoid']]
-            assert (spec.split, spec.page_dir, spec.caption) == (
-                split, row['page_dir'], row['name'])
+            assert (spec.split, spec.page_dir,
+                    spec.caption) == (split, row['page_dir'], row['name'])
             caption = words(spec.caption)
             assert spec.colour in caption and spec.shape in caption
             for part in spec.direction.split('-'):  # 'up' for 'upward' too
-                assert any(word.startswith(part) for word in caption), (
-                    spec.direction, spec.caption)
+                assert any(word.startswith(part)
+                           for word in caption), (spec.direction, spec.caption)
             assert any(phrase in spec.caption.lower()
                        for phrase in mdd.DIRECTION_PHRASES[spec.direction])
 
@@ -151,13 +160,13 @@ def test_specs_match_csv_and_name_direction(corpus: Path):
 def test_frames_show_named_colour_moving(corpus: Path):
     """The named colour's blob moves the named way in the decoded clip."""
     for spec in mdd.build_clip_specs(0, VIDEOS):
-        frames = decode(corpus, dict(videoid=spec.videoid,
-                                     page_dir=spec.page_dir))
+        frames = decode(corpus,
+                        dict(videoid=spec.videoid, page_dir=spec.page_dir))
         colour = np.array(mdd.COLOURS[spec.colour], np.float32)
         centroids = []
         for frame in (frames[0], frames[-1]):
-            distance = np.linalg.norm(frame.astype(np.float32) - colour,
-                                      axis=-1)
+            distance = np.linalg.norm(
+                frame.astype(np.float32) - colour, axis=-1)
             ys, xs = np.nonzero(distance < 60)
             assert len(xs) >= 5, spec
             centroids.append(np.array([xs.mean(), ys.mean()]))
@@ -172,11 +181,12 @@ def test_frames_show_named_colour_moving(corpus: Path):
 def test_image_annotations(corpus: Path):
     records = json.loads(
         (corpus / 'annotations' / 'cc3m_demo.json').read_text())
-    rows = (corpus / 'annotations' / 'cc3m_demo.tsv').read_text(
-        encoding='utf-8').splitlines()
+    rows = (corpus / 'annotations' /
+            'cc3m_demo.tsv').read_text(encoding='utf-8').splitlines()
     assert len(records) == len(rows) == IMAGES
     assert sorted(p.name for p in (corpus / 'images').iterdir()) == [
-        f'{i:06d}.jpg' for i in range(IMAGES)]
+        f'{i:06d}.jpg' for i in range(IMAGES)
+    ]
     kinds = set()
     for i, (record, row) in enumerate(zip(records, rows)):
         assert record['image'] == f'images/{i:06d}.jpg'
@@ -209,14 +219,15 @@ def test_tokenizer_round_trip(corpus: Path):
 
 def test_same_seed_is_identical(corpus: Path, corpus_again: Path):
     for name in TEXT_FILES:
-        assert (corpus / name).read_bytes() == (
-            corpus_again / name).read_bytes(), name
+        assert (corpus / name).read_bytes() == (corpus_again /
+                                                name).read_bytes(), name
     row = read_rows(corpus, 'val')[0]
-    np.testing.assert_array_equal(decode(corpus, row),
-                                  decode(corpus_again, row))
+    np.testing.assert_array_equal(
+        decode(corpus, row), decode(corpus_again, row))
 
 
 def test_other_seed_differs(corpus: Path, corpus_seed1: Path):
+
     def captions(root: Path) -> List[str]:
         return [row['name'] for row in read_rows(root, 'train')]
 

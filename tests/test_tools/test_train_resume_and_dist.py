@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +19,8 @@ CONFIG = REPO / 'tests/data/configs/toy_train.py'
 def env() -> dict:
     variables = dict(os.environ)
     variables.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / 'tests'), str(REPO)]),
+        PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
+                                    str(REPO)]),
         TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
         ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
         OMP_NUM_THREADS='1')
@@ -29,7 +29,8 @@ def env() -> dict:
 
 def train(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, str(REPO / 'tools/train.py'),
+        [sys.executable,
+         str(REPO / 'tools/train.py'),
          str(CONFIG), *args],
         cwd=workdir,
         env=env(),
@@ -41,8 +42,8 @@ def train(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def weights(path: Path) -> dict:
-    return torch.load(path, map_location='cpu', weights_only=True)[
-        'state_dict']
+    return torch.load(
+        path, map_location='cpu', weights_only=True)['state_dict']
 
 
 def test_resume_equals_one_run(demo_corpus, tmp_path):
@@ -84,15 +85,17 @@ def free_port() -> int:
 def test_dist_train_two_cpu_processes(demo_corpus, tmp_path):
     variables = env()
     variables.update(PORT=str(free_port()), PYTHON=sys.executable)
-    done = subprocess.run(
-        ['bash', str(REPO / 'tools/dist_train.sh'),
-         str(CONFIG), '2', '--work-dir',
-         str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'],
-        cwd=demo_corpus,
-        env=variables,
-        capture_output=True,
-        text=True,
-        timeout=600)
+    done = subprocess.run([
+        'bash',
+        str(REPO / 'tools/dist_train.sh'),
+        str(CONFIG), '2', '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'
+    ],
+                          cwd=demo_corpus,
+                          env=variables,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert 'alpro train: rank 0 of 2 on cpu' in output

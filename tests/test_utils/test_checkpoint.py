@@ -17,8 +17,14 @@ class NotATensor:
 
 def test_plain_checkpoint_loads_through_mmengine(tmp_path):
     path = tmp_path / 'ok.pth'
-    torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 3}},
-               path)
+    torch.save({
+        'state_dict': {
+            'w': torch.ones(2)
+        },
+        'meta': {
+            'epoch': 3
+        }
+    }, path)
     loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     assert loaded['meta']['epoch'] == 3
     assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
@@ -26,8 +32,12 @@ def test_plain_checkpoint_loads_through_mmengine(tmp_path):
 
 def test_unsafe_objects_are_refused_and_named(tmp_path):
     path = tmp_path / 'unsafe.pth'
-    torch.save({'w': torch.ones(1), 'extra': NotATensor(),
-                'hub': HistoryBuffer([1.0], [1])}, path)
+    torch.save(
+        {
+            'w': torch.ones(1),
+            'extra': NotATensor(),
+            'hub': HistoryBuffer([1.0], [1])
+        }, path)
     with pytest.raises(UnsafeCheckpointError) as info:
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     message = str(info.value)
@@ -42,8 +52,8 @@ def test_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    'url', ['https://example.com/a.pth', 'torchvision://resnet50',
-            'open-mmlab://x'])
+    'url',
+    ['https://example.com/a.pth', 'torchvision://resnet50', 'open-mmlab://x'])
 def test_no_downloads(url):
     with pytest.raises(RuntimeError, match='does not download'):
         CheckpointLoader.load_checkpoint(url)

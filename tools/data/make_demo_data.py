@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
-from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
-                    Tuple, TypeVar)
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence, Tuple,
+                    TypeVar)
 
 import cv2
 import numpy as np
@@ -68,18 +68,20 @@ def _star_outline() -> Tuple[Point, ...]:
     for k in range(10):
         radius = 1. if k % 2 == 0 else .45
         angle = np.pi * (k / 5 - .5)
-        points.append((radius * float(np.cos(angle)),
-                       radius * float(np.sin(angle))))
+        points.append(
+            (radius * float(np.cos(angle)), radius * float(np.sin(angle))))
     return tuple(points)
 
 
 # Outlines on the unit circle, y pointing down; ``None`` draws a disc.
 SHAPE_OUTLINES: Dict[str, Optional[Tuple[Point, ...]]] = {
-    'circle': None,
+    'circle':
+    None,
     'square': ((-.8, -.8), (.8, -.8), (.8, .8), (-.8, .8)),
     'triangle': ((0., -1.), (.866, .5), (-.866, .5)),
     'diamond': ((0., -1.), (1., 0.), (0., 1.), (-1., 0.)),
-    'star': _star_outline(),
+    'star':
+    _star_outline(),
     'cross': ((-.35, -1.), (.35, -1.), (.35, -.35), (1., -.35), (1., .35),
               (.35, .35), (.35, 1.), (-.35, 1.), (-.35, .35), (-1., .35),
               (-1., -.35), (-.35, -.35)),
@@ -96,8 +98,8 @@ DIRECTIONS: Dict[str, Tuple[int, int]] = {
     'down-left': (-1, 1),
     'down-right': (1, 1),
 }
-BACKGROUNDS = ('plain', 'vertical gradient', 'horizontal gradient',
-               'stripes', 'checkerboard', 'noise')
+BACKGROUNDS = ('plain', 'vertical gradient', 'horizontal gradient', 'stripes',
+               'checkerboard', 'noise')
 
 # Caption vocabulary. Every direction phrase contains the words of its
 # direction name; no background phrase contains a colour, shape or
@@ -108,34 +110,33 @@ DIRECTION_PHRASES: Dict[str, Tuple[str, ...]] = {
     'up': ('up', 'upward', 'upwards'),
     'down': ('down', 'downward', 'downwards'),
     'up-left': ('up and to the left', 'diagonally up-left', 'up and left'),
-    'up-right': ('up and to the right', 'diagonally up-right',
-                 'up and right'),
-    'down-left': ('down and to the left', 'diagonally down-left',
-                  'down and left'),
-    'down-right': ('down and to the right', 'diagonally down-right',
-                   'down and right'),
+    'up-right': ('up and to the right', 'diagonally up-right', 'up and right'),
+    'down-left':
+    ('down and to the left', 'diagonally down-left', 'down and left'),
+    'down-right':
+    ('down and to the right', 'diagonally down-right', 'down and right'),
 }
 BACKGROUND_PHRASES: Dict[str, Tuple[str, ...]] = {
     'plain': ('plain {} background', 'solid {} backdrop', '{} background',
               'flat {} background'),
-    'vertical gradient': ('vertical gradient background',
-                          'vertically shaded backdrop',
-                          'background with a vertical gradient'),
-    'horizontal gradient': ('horizontal gradient background',
-                            'horizontally shaded backdrop',
-                            'background with a horizontal gradient'),
-    'stripes': ('striped background', 'stripy backdrop',
-                'background of stripes'),
-    'checkerboard': ('checkered background', 'checkerboard background',
-                     'chequered backdrop'),
+    'vertical gradient':
+    ('vertical gradient background', 'vertically shaded backdrop',
+     'background with a vertical gradient'),
+    'horizontal gradient':
+    ('horizontal gradient background', 'horizontally shaded backdrop',
+     'background with a horizontal gradient'),
+    'stripes':
+    ('striped background', 'stripy backdrop', 'background of stripes'),
+    'checkerboard':
+    ('checkered background', 'checkerboard background', 'chequered backdrop'),
     'noise': ('noisy background', 'speckled background', 'grainy backdrop',
               'background of random noise'),
 }
 # (base form, third person, participle)
 VERBS = (('move', 'moves', 'moving'), ('slide', 'slides', 'sliding'),
          ('drift', 'drifts', 'drifting'), ('glide', 'glides', 'gliding'),
-         ('travel', 'travels', 'travelling'),
-         ('float', 'floats', 'floating'), ('shift', 'shifts', 'shifting'))
+         ('travel', 'travels', 'travelling'), ('float', 'floats', 'floating'),
+         ('shift', 'shifts', 'shifting'))
 SMALL_WORDS = ('small', 'tiny', 'little')
 LARGE_WORDS = ('large', 'big')
 VIDEO_TEMPLATES = (
@@ -287,8 +288,8 @@ def heldout_pairs(seed: int) -> List[Tuple[str, str]]:
     return sorted(_pair_round(seed, 0))
 
 
-def _train_pair_stream(seed: int, rng: random.Random
-                       ) -> Iterable[Tuple[str, str]]:
+def _train_pair_stream(seed: int,
+                       rng: random.Random) -> Iterable[Tuple[str, str]]:
     """Endless train pairs; each round of ``len(COLOURS)`` covers all."""
     while True:
         rounds = list(range(1, len(SHAPES)))
@@ -354,8 +355,12 @@ def video_caption(colour: str, shape: str, direction: str, background: str,
     bare = f'{_size_word(scale, rng)}{colour} {shape}'
     verb, verb_s, verb_ing = rng.choice(VERBS)
     caption = rng.choice(VIDEO_TEMPLATES).format(
-        obj=with_article(bare), bare=bare, verb=verb, verb_s=verb_s,
-        verb_ing=verb_ing, dir=rng.choice(DIRECTION_PHRASES[direction]),
+        obj=with_article(bare),
+        bare=bare,
+        verb=verb,
+        verb_s=verb_s,
+        verb_ing=verb_ing,
+        dir=rng.choice(DIRECTION_PHRASES[direction]),
         bg=_background_phrase(background, bg_colour, rng))
     return _finish(caption, rng)
 
@@ -438,14 +443,22 @@ def build_clip_specs(seed: int, num_videos: int) -> List[ClipSpec]:
         bg_colour = rng.choice(list(BACKGROUND_COLOURS))
         scale = round(rng.uniform(*SCALE_RANGE), 4)
         speed = round(rng.uniform(*SPEED_RANGE), 4)
-        specs.append(ClipSpec(
-            videoid=str(FIRST_VIDEOID + k), page_dir=page_dir(k),
-            split=split, colour=colour, shape=shape, direction=direction,
-            background=background, bg_colour=bg_colour,
-            bg_seed=rng.randrange(2**31), scale=scale, speed=speed,
-            start=_start(direction, scale, speed, rng),
-            caption=video_caption(colour, shape, direction, background,
-                                  bg_colour, scale, rng)))
+        specs.append(
+            ClipSpec(
+                videoid=str(FIRST_VIDEOID + k),
+                page_dir=page_dir(k),
+                split=split,
+                colour=colour,
+                shape=shape,
+                direction=direction,
+                background=background,
+                bg_colour=bg_colour,
+                bg_seed=rng.randrange(2**31),
+                scale=scale,
+                speed=speed,
+                start=_start(direction, scale, speed, rng),
+                caption=video_caption(colour, shape, direction, background,
+                                      bg_colour, scale, rng)))
     return specs
 
 
@@ -470,15 +483,21 @@ def build_image_specs(seed: int, num_images: int) -> List[ImageSpec]:
         bg_colour = rng.choice(list(BACKGROUND_COLOURS))
         scale = round(rng.uniform(*SCALE_RANGE), 4)
         margin = scale + 0.04
-        centre = (round(rng.uniform(margin, 1 - margin), 4),
-                  round(rng.uniform(margin, 1 - margin), 4))
+        centre = (round(rng.uniform(margin, 1 - margin),
+                        4), round(rng.uniform(margin, 1 - margin), 4))
         count = 1 if index % 2 == 0 else rng.choice((2, 3))
-        specs.append(ImageSpec(
-            index=index, colour=colour, shape=shape, background=background,
-            bg_colour=bg_colour, bg_seed=rng.randrange(2**31), scale=scale,
-            centre=centre,
-            captions=image_captions(colour, shape, background, bg_colour,
-                                    scale, count, rng)))
+        specs.append(
+            ImageSpec(
+                index=index,
+                colour=colour,
+                shape=shape,
+                background=background,
+                bg_colour=bg_colour,
+                bg_seed=rng.randrange(2**31),
+                scale=scale,
+                centre=centre,
+                captions=image_captions(colour, shape, background, bg_colour,
+                                        scale, count, rng)))
     return specs
 
 
@@ -516,8 +535,7 @@ def render_background(kind: str, bg_colour: str, seed: int,
         across = grid_x if rng.integers(2) else grid_y
         weight = (across // period % 2).astype(np.float32)
     elif kind == 'checkerboard':
-        weight = ((grid_x // period + grid_y // period) % 2).astype(
-            np.float32)
+        weight = ((grid_x // period + grid_y // period) % 2).astype(np.float32)
     elif kind == 'noise':
         noise = rng.integers(-30, 31, (size, size, 3))
         return np.clip(first + noise, 0, 255).astype(np.uint8)
@@ -603,8 +621,8 @@ def write_clip(spec: ClipSpec, out: Path, size: int, num_frames: int) -> str:
     """
     path = out / spec.video_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), FPS,
-                             (size, size))
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*'mp4v'), FPS, (size, size))
     if not writer.isOpened():
         raise RuntimeError(f'OpenCV cannot write {path}')
     for frame in render_clip(spec, size, num_frames):
@@ -647,11 +665,14 @@ def write_webvid_csv(specs: Sequence[ClipSpec], path: Path,
     """
     with open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f, lineterminator='\n')
-        writer.writerow(['videoid', 'contentUrl', 'duration', 'page_dir',
-                         'name'])
+        writer.writerow(
+            ['videoid', 'contentUrl', 'duration', 'page_dir', 'name'])
         for spec in specs:
-            writer.writerow([spec.videoid, CONTENT_URL.format(spec.videoid),
-                             duration, spec.page_dir, spec.caption])
+            writer.writerow([
+                spec.videoid,
+                CONTENT_URL.format(spec.videoid), duration, spec.page_dir,
+                spec.caption
+            ])
 
 
 def write_cc3m_json(specs: Sequence[ImageSpec], path: Path) -> None:
@@ -659,10 +680,12 @@ def write_cc3m_json(specs: Sequence[ImageSpec], path: Path) -> None:
 
     A single caption is written as a string, paraphrases as a list.
     """
-    records = [{'image': spec.image_path,
-                'caption': (spec.captions[0] if len(spec.captions) == 1
-                            else list(spec.captions))}
-               for spec in specs]
+    records = [{
+        'image':
+        spec.image_path,
+        'caption':
+        (spec.captions[0] if len(spec.captions) == 1 else list(spec.captions))
+    } for spec in specs]
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(records, f, indent=1, ensure_ascii=False)
         f.write('\n')
@@ -713,34 +736,46 @@ def train_tokenizer(captions: Sequence[str], out_dir: Path,
     trained = Tokenizer(models.WordPiece(unk_token='[UNK]'))
     trained.normalizer = normalizer
     trained.pre_tokenizer = pre_tokenizer
-    trained.train_from_iterator(captions, trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=1,
-        special_tokens=list(SPECIAL_TOKENS), show_progress=False))
-    words = Counter(
-        word for caption in captions
-        for word, _ in pre_tokenizer.pre_tokenize_str(
-            normalizer.normalize_str(caption)))
+    trained.train_from_iterator(
+        captions,
+        trainers.WordPieceTrainer(
+            vocab_size=vocab_size,
+            min_frequency=1,
+            special_tokens=list(SPECIAL_TOKENS),
+            show_progress=False))
+    words = Counter(word for caption in captions
+                    for word, _ in pre_tokenizer.pre_tokenize_str(
+                        normalizer.normalize_str(caption)))
     learned = trained.get_vocab()
     missing = sorted(set(words) - set(learned))
     if missing:
         raise ValueError(f'vocab_size {vocab_size} is too small for the '
                          f'corpus words, e.g. {missing[:5]}')
-    chars = sorted(token for token in learned
-                   if len(token.removeprefix('##')) == 1)
-    tokens = (list(SPECIAL_TOKENS) + chars
-              + sorted(set(words) - set(chars),
-                       key=lambda word: (-words[word], word)))
-    tokenizer = Tokenizer(models.WordPiece(
-        {token: i for i, token in enumerate(tokens)}, unk_token='[UNK]'))
+    chars = sorted(
+        token for token in learned if len(token.removeprefix('##')) == 1)
+    tokens = (
+        list(SPECIAL_TOKENS) + chars +
+        sorted(set(words) - set(chars), key=lambda word: (-words[word], word)))
+    tokenizer = Tokenizer(
+        models.WordPiece({
+            token: i
+            for i, token in enumerate(tokens)
+        },
+                         unk_token='[UNK]'))
     tokenizer.normalizer = normalizer
     tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.post_processor = processors.TemplateProcessing(
-        single='[CLS] $A [SEP]', pair='[CLS] $A [SEP] $B:1 [SEP]:1',
+        single='[CLS] $A [SEP]',
+        pair='[CLS] $A [SEP] $B:1 [SEP]:1',
         special_tokens=[(t, tokens.index(t)) for t in ('[CLS]', '[SEP]')])
     tokenizer.decoder = decoders.WordPiece(prefix='##')
     BertTokenizerFast(
-        tokenizer_object=tokenizer, do_lower_case=True, unk_token='[UNK]',
-        sep_token='[SEP]', pad_token='[PAD]', cls_token='[CLS]',
+        tokenizer_object=tokenizer,
+        do_lower_case=True,
+        unk_token='[UNK]',
+        sep_token='[SEP]',
+        pad_token='[PAD]',
+        cls_token='[CLS]',
         mask_token='[MASK]').save_pretrained(str(out_dir))
     return len(tokens)
 
@@ -748,8 +783,8 @@ def train_tokenizer(captions: Sequence[str], out_dir: Path,
 # ------------------------------------------------------------------ main
 
 
-def _run(function: Callable[..., str], items: Sequence, workers: int
-         ) -> List[str]:
+def _run(function: Callable[..., str], items: Sequence,
+         workers: int) -> List[str]:
     """Map ``function`` over ``items`` with a pool of ``workers``."""
     if workers <= 1:
         return [function(item) for item in items]
@@ -760,13 +795,19 @@ def _run(function: Callable[..., str], items: Sequence, workers: int
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--out', required=True, type=Path,
-                        help='output folder')
+    parser.add_argument(
+        '--out', required=True, type=Path, help='output folder')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-videos', type=int, default=240,
-                        help='clips in train and val together')
-    parser.add_argument('--size', type=int, default=64,
-                        help='side of frames and images in pixels (even)')
+    parser.add_argument(
+        '--num-videos',
+        type=int,
+        default=240,
+        help='clips in train and val together')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=64,
+        help='side of frames and images in pixels (even)')
     parser.add_argument('--num-frames', type=int, default=16)
     parser.add_argument('--num-images', type=int, default=60)
     parser.add_argument('--vocab-size', type=int, default=1000)
@@ -794,10 +835,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     clips = build_clip_specs(args.seed, args.num_videos)
     images = build_image_specs(args.seed, args.num_images)
-    _run(partial(write_clip, out=out, size=args.size,
-                 num_frames=args.num_frames), clips, args.workers)
-    _run(partial(write_image, out=out, size=args.size), images,
-         args.workers)
+    _run(
+        partial(
+            write_clip, out=out, size=args.size, num_frames=args.num_frames),
+        clips, args.workers)
+    _run(partial(write_image, out=out, size=args.size), images, args.workers)
 
     seconds = max(1, round(args.num_frames / FPS))
     counts = {}
@@ -809,25 +851,31 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     counts['images'] = len(images)
     write_cc3m_json(images, annotations / 'cc3m_demo.json')
     write_cc3m_tsv(images, annotations / 'cc3m_demo.tsv')
-    captions = ([spec.caption for spec in clips]
-                + [caption for spec in images for caption in spec.captions])
+    captions = ([spec.caption for spec in clips] +
+                [caption for spec in images for caption in spec.captions])
     vocab = train_tokenizer(captions, out / 'tokenizer', args.vocab_size)
-    write_meta(out / 'meta.json', {
-        'seed': args.seed,
-        'counts': counts,
-        'size': args.size,
-        'num_frames': args.num_frames,
-        'fps': FPS,
-        'duration_s': seconds,
-        'colours': {name: list(rgb) for name, rgb in COLOURS.items()},
-        'shapes': list(SHAPES),
-        'directions': list(DIRECTIONS),
-        'backgrounds': list(BACKGROUNDS),
-        'background_colours': {
-            name: list(rgb) for name, rgb in BACKGROUND_COLOURS.items()},
-        'heldout_pairs': [list(pair) for pair in heldout_pairs(args.seed)],
-        'vocab_size': vocab,
-    })
+    write_meta(
+        out / 'meta.json', {
+            'seed': args.seed,
+            'counts': counts,
+            'size': args.size,
+            'num_frames': args.num_frames,
+            'fps': FPS,
+            'duration_s': seconds,
+            'colours': {
+                name: list(rgb)
+                for name, rgb in COLOURS.items()
+            },
+            'shapes': list(SHAPES),
+            'directions': list(DIRECTIONS),
+            'backgrounds': list(BACKGROUNDS),
+            'background_colours': {
+                name: list(rgb)
+                for name, rgb in BACKGROUND_COLOURS.items()
+            },
+            'heldout_pairs': [list(pair) for pair in heldout_pairs(args.seed)],
+            'vocab_size': vocab,
+        })
     print(f'wrote {counts["train"]} train + {counts["val"]} val clips, '
           f'{counts["images"]} images and a {vocab}-token tokenizer to '
           f'{out} in {time.perf_counter() - began:.1f}s')

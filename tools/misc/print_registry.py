@@ -16,9 +16,8 @@ def registry_table(names: List[str]) -> Dict[str, List[Tuple[str, str]]]:
     for name in names:
         registry = ALL_REGISTRIES[name]
         registry.import_from_location()
-        table[name] = sorted(
-            (key, getattr(obj, '__module__', '?'))
-            for key, obj in registry.module_dict.items())
+        table[name] = sorted((key, getattr(obj, '__module__', '?'))
+                             for key, obj in registry.module_dict.items())
     return table
 
 

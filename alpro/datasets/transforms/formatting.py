@@ -42,7 +42,7 @@ class PackVideoTextInputs:
         self,
         meta_keys: Sequence[str] = ('sample_idx', 'video_id', 'video_path',
                                     'img_path', 'frame_inds', 'img_shape',
-                                    'replaced'),
+                                    'short_clip', 'replaced'),
         data_keys: Sequence[str] = ()
     ) -> None:
         if isinstance(meta_keys, str):

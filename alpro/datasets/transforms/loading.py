@@ -260,8 +260,9 @@ class SampleFrames:
     Random draws use ``np.random``, so MMEngine's seeding (and its
     per-worker seeds) make them reproducible.
 
-    Added key: ``frame_inds``, ``np.int64`` array of shape ``(T,)``,
-    non-decreasing, each in ``[0, vlen)``.
+    Added keys: ``frame_inds``, ``np.int64`` array of shape ``(T,)``,
+    non-decreasing, each in ``[0, vlen)``; ``short_clip`` (bool), True when
+    ``vlen < T`` so that frames repeat (``BadSampleHook`` counts these).
 
     Args:
         num_frames: T, frames per clip.
@@ -359,6 +360,7 @@ class SampleFrames:
             raise BadSampleError(
                 _sample_path(results), f'no frames (total_frames={vlen})')
         results['frame_inds'] = self.sample(vlen)
+        results['short_clip'] = vlen < self.num_frames
         return results
 
     def __repr__(self) -> str:

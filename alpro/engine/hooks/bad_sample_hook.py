@@ -1,4 +1,4 @@
-"""Count, log and bound the bad samples replaced during training."""
+"""Count, log and bound the bad samples met during training."""
 import logging
 from typing import Optional, Set
 
@@ -12,7 +12,7 @@ __all__ = ['BadSampleHook']
 
 @HOOKS.register_module()
 class BadSampleHook(Hook):
-    """Watch the training batches for samples that replaced bad files.
+    """Watch the training batches for bad files and short clips.
 
     Datasets replace a bad sample by another in training and list the bad
     paths in the replacement's ``replaced`` meta field (see
@@ -20,6 +20,10 @@ class BadSampleHook(Hook):
     the count as the scalar ``train/bad_samples``, and stops the run when the
     distinct bad files exceed ``max_bad_ratio`` of this rank's share of the
     training set, naming them.
+
+    Clips with fewer frames than asked are kept (their frames repeat, in
+    order; ``short_clip`` meta field): each is logged once and counted as
+    ``train/short_clips``.
 
     Args:
         max_bad_ratio: tolerated fraction of bad files (default 1%).
@@ -30,6 +34,7 @@ class BadSampleHook(Hook):
     def __init__(self, max_bad_ratio: float = 0.01) -> None:
         self.max_bad_ratio = max_bad_ratio
         self.bad_paths: Set[str] = set()
+        self.short_paths: Set[str] = set()
 
     def after_train_iter(self,
                          runner,
@@ -37,6 +42,7 @@ class BadSampleHook(Hook):
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         samples = (data_batch or {}).get('data_samples') or []
+        self._count_short(runner, samples)
         new = {
             path
             for sample in samples
@@ -59,3 +65,17 @@ class BadSampleHook(Hook):
                 f'max_bad_ratio (default_hooks.bad_samples):\n  {listed}')
             runner.logger.log(logging.ERROR, message)
             raise RuntimeError(message)
+
+    def _count_short(self, runner, samples: list) -> None:
+        new = {
+            sample.metainfo.get('video_path', '?')
+            for sample in samples if sample.metainfo.get('short_clip')
+        } - self.short_paths
+        if not new:
+            return
+        for path in sorted(new):
+            runner.logger.info(
+                f'clip shorter than the frames asked, frames repeated: {path}')
+        self.short_paths |= new
+        runner.message_hub.update_scalar('train/short_clips',
+                                         len(self.short_paths))

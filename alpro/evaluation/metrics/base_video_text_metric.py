@@ -31,10 +31,13 @@ class BaseVideoTextMetric(BaseMetric):
         self.process_kept(data_batch, data_samples)
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
-        left_out = [r['left_out'] for r in results
-                    if isinstance(r, dict) and 'left_out' in r]
-        kept = [r for r in results
-                if not (isinstance(r, dict) and 'left_out' in r)]
+        left_out = [
+            r['left_out'] for r in results
+            if isinstance(r, dict) and 'left_out' in r
+        ]
+        kept = [
+            r for r in results if not (isinstance(r, dict) and 'left_out' in r)
+        ]
         metrics = self.compute_kept(kept)
         metrics['left_out'] = len(left_out)
         if left_out:

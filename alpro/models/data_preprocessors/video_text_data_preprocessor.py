@@ -7,8 +7,9 @@ from mmengine.model import BaseDataPreprocessor
 
 from alpro.registry import MODELS
 
-__all__ = ['VideoTextDataPreprocessor', 'load_tokenizer', 'CLIP_MEAN',
-           'CLIP_STD']
+__all__ = [
+    'VideoTextDataPreprocessor', 'load_tokenizer', 'CLIP_MEAN', 'CLIP_STD'
+]
 
 # ALPRO normalises with CLIP's statistics, in the 0-255 range.
 CLIP_MEAN = (122.770938, 116.7460125, 104.09373615)

@@ -72,8 +72,8 @@ def test_left_out_samples_are_dropped(tokenizer_dir):
 
 
 def test_missing_tokenizer_says_how_to_get_it(tmp_path):
-    with pytest.raises(FileNotFoundError,
-                       match=r"'.*nope' not found.*make_demo_data"):
+    with pytest.raises(
+            FileNotFoundError, match=r"'.*nope' not found.*make_demo_data"):
         VideoTextDataPreprocessor(tokenizer=dict(path=str(tmp_path / 'nope')))
 
 

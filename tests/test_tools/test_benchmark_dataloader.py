@@ -1,0 +1,23 @@
+"""tools/analysis/benchmark_dataloader.py on the demo corpus."""
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / 'tools/analysis'))
+
+import benchmark_dataloader  # noqa: E402
+
+
+def test_reports_rates_for_the_demo_pipeline(demo_corpus, monkeypatch, capsys):
+    monkeypatch.chdir(demo_corpus)
+    result = benchmark_dataloader.main([
+        str(REPO / 'configs/_base_/datasets/demo_webvid.py'), '--num-batches',
+        '3', '--num-workers', '0', '--batch-size', '2'
+    ])
+    assert result['videos'] == 6
+    assert result['shape'] == (4, 3, 64, 64)
+    assert result['replaced'] == 0
+    assert result['videos_per_s'] > 0
+    assert abs(result['ms_per_sample_per_worker'] -
+               1000 / result['videos_per_s']) < 1e-6
+    assert 'videos/s per worker' in capsys.readouterr().out
