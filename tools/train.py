@@ -1,21 +1,18 @@
 """Train a model from a config: python tools/train.py CONFIG [options]."""
 import argparse
 import logging
-import os
-import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from alpro.utils import init_distributed, register_all_modules
+from alpro.utils.cli import add_runner_arguments, load_runner_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train an alpro model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -27,33 +24,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='bf16 automatic mixed precision (CUDA only)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. train_cfg.max_epochs=2')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm'],
-        default='none',
-        help='job launcher')
-    # torchrun < 2.0 passes --local-rank / --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parser.parse_args(argv)
 
 
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Fold the command line into the config."""
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Fold ``--amp`` and ``--resume`` into the config."""
     if args.amp:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -72,9 +48,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    register_all_modules()
-    cfg = merge_args(Config.fromfile(args.config), args)
-    init_distributed(cfg.launcher)
+    cfg = apply_train_args(load_runner_config(args), args)
     runner = Runner.from_cfg(cfg)
     print(
         f'alpro train: rank {runner.rank} of {runner.world_size} on '
