@@ -3,6 +3,7 @@ import argparse
 
 from mmengine.runner import Runner
 
+from alpro.utils import close_distributed
 from alpro.utils.cli import add_runner_arguments, load_runner_config
 
 
@@ -18,7 +19,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
-    return Runner.from_cfg(cfg).test()
+    metrics = Runner.from_cfg(cfg).test()
+    close_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from alpro.utils import close_distributed
 from alpro.utils.cli import add_runner_arguments, load_runner_config
 
 
@@ -55,6 +56,7 @@ def main(argv=None) -> None:
         f'{next(runner.model.parameters()).device}',
         flush=True)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':
