@@ -98,9 +98,11 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     from transformers import BertTokenizerFast
     folder = tmp_path_factory.mktemp('tokenizer')
     vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *WORDS]
-    vocab_file = folder / 'vocab.txt'
-    vocab_file.write_text('\n'.join(vocab) + '\n')
-    BertTokenizerFast(vocab_file=str(vocab_file)).save_pretrained(folder)
+    # transformers 5 ignores vocab_file=; the vocabulary goes in as a dict
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
+    assert tokenizer.unk_token_id not in tokenizer(' '.join(WORDS))[
+        'input_ids'], 'the test tokenizer must know every word'
+    tokenizer.save_pretrained(folder)
     return folder
 
 

@@ -1,2 +1,4 @@
 """Algorithms (``alpro.registry.MODELS``): the models a config names."""
-__all__: list = []
+from .prompter_pretrainer import PrompterPretrainer
+
+__all__ = ['PrompterPretrainer']

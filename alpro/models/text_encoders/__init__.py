@@ -1,2 +1,4 @@
 """Registered text encoders (`alpro.registry.TEXT_ENCODERS`)."""
-__all__: list = []
+from .bert_text_fusion_encoder import BertTextFusionEncoder
+
+__all__ = ['BertTextFusionEncoder']

@@ -9,8 +9,14 @@ train_pipeline = [
     dict(type='SampleFrames', num_frames=num_frames, strategy='rand'),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(img_size, img_size)),
-    dict(type='RandomCrop', size=img_size),
-    dict(type='TemporalConsistentRandAugment', num_ops=2, magnitude=5),
+    # ALPRO's RandAugment minus HorizontalFlip: the demo captions name
+    # directions, and a flip would turn "moves left" into a wrong caption
+    dict(
+        type='TemporalConsistentRandAugment',
+        num_ops=2,
+        magnitude=5,
+        ops=('Identity', 'Contrast', 'Brightness', 'Sharpness', 'ShearX',
+             'ShearY', 'TranslateX', 'TranslateY', 'Rotate')),
     dict(type='PackVideoTextInputs'),
 ]
 test_pipeline = [
@@ -22,7 +28,7 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8,
+    batch_size=16,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -33,7 +39,7 @@ train_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=8,
+    batch_size=16,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -44,4 +50,6 @@ val_dataloader = dict(
         data_prefix=dict(video=f'{data_root}/videos'),
         pipeline=test_pipeline,
         test_mode=True))
+val_evaluator = dict(type='RetrievalMetric')
 test_dataloader = val_dataloader
+test_evaluator = val_evaluator

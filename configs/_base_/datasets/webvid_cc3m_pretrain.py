@@ -16,6 +16,18 @@ video_pipeline = [
     dict(type='TemporalConsistentRandAugment', num_ops=2, magnitude=5),
     dict(type='PackVideoTextInputs'),
 ]
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(
+        type='SampleFrames',
+        num_frames=num_frames,
+        strategy='headtail',
+        test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(resize_size, resize_size)),
+    dict(type='CenterCrop', size=img_size),
+    dict(type='PackVideoTextInputs'),
+]
 image_pipeline = [
     dict(type='LoadImageAsClip', num_frames=num_frames),
     dict(type='RandomResizedCrop', size=img_size, scale=(0.2, 1.0)),
@@ -49,3 +61,19 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ConcatDataset', datasets=[webvid_train, cc3m_train]))
+# zero-shot text-video retrieval on WebVid's validation split
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='WebVidDataset',
+        ann_file=f'{webvid_root}/results_2M_val.csv',
+        data_prefix=dict(video=f'{webvid_root}/videos'),
+        pipeline=test_pipeline,
+        test_mode=True))
+val_evaluator = dict(type='RetrievalMetric')
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

@@ -42,6 +42,7 @@ def test_tokenise_with_padding_and_truncation(tokenizer_dir):
                    [clip, clip]))
     ids, mask = out['inputs']['text_ids'], out['inputs']['text_mask']
     tok = pre.tokenizer
+    assert tok.unk_token_id not in ids.tolist()[0]
     assert ids.shape == mask.shape == (2, 6)
     # [CLS] red circle [SEP] [PAD] [PAD]
     assert ids[0].tolist()[:4] == [

@@ -1,0 +1,104 @@
+"""ALPRO stage 1: the prompter, a video-text dual encoder trained with VTC."""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import nn
+
+from alpro.registry import BACKBONES, LOSSES, MODELS, TEXT_ENCODERS
+from alpro.structures import VideoTextDataSample
+
+__all__ = ['PrompterPretrainer']
+
+
+@MODELS.register_module()
+class PrompterPretrainer(BaseModel):
+    """Video encoder + text encoder + 256-d projections, trained with VTC.
+
+    ALPRO's prompter (paper section 3.3): the same video encoder as the main
+    model and the text layers of BERT, each [CLS] projected to a shared
+    space and aligned by the video-text contrastive loss. Once trained and
+    frozen it scores video crops against entity prompts for PEM.
+
+    Args:
+        backbone: a ``BACKBONES`` config (output ``(B, 1 + N, Dv)``).
+        text_encoder: a ``TEXT_ENCODERS`` config; the prompter uses only
+            ``encode_text``, so ``text_only=True`` saves the fusion layers.
+        vtc_loss: a ``LOSSES`` config.
+        embed_dim: width of the shared space (256 in ALPRO).
+        data_preprocessor: a ``MODELS`` config.
+        init_cfg: MMEngine's initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 text_encoder: dict,
+                 vtc_loss: dict = dict(type='VTCLoss'),
+                 embed_dim: int = 256,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = BACKBONES.build(backbone)
+        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
+        self.vision_proj = nn.Linear(self.backbone.embed_dims, embed_dim)
+        self.text_proj = nn.Linear(self.text_encoder.hidden_size, embed_dim)
+        self.vtc_loss = LOSSES.build(vtc_loss)
+        check_vocabulary(self.data_preprocessor, self.text_encoder)
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """``(B, C, T, H, W)`` -> normalised ``(B, embed_dim)``."""
+        cls = self.backbone(video)[:, 0]
+        return F.normalize(self.vision_proj(cls), dim=-1)
+
+    def encode_text(self, text_ids: torch.Tensor,
+                    text_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` ids and mask -> normalised ``(B, embed_dim)``."""
+        cls = self.text_encoder.encode_text(text_ids, text_mask)[:, 0]
+        return F.normalize(self.text_proj(cls), dim=-1)
+
+    def forward(self,
+                inputs: Dict[str, torch.Tensor],
+                data_samples: Optional[List[VideoTextDataSample]] = None,
+                mode: str = 'tensor'
+                ) -> Union[Dict[str, torch.Tensor], List, Tuple]:
+        """Run the dual encoder.
+
+        Args:
+            inputs: ``video`` ``(B, C, T, H, W)``, ``text_ids`` and
+                ``text_mask`` ``(B, L)``, from the data preprocessor.
+            data_samples: one per pair.
+            mode: ``'loss'`` -> ``dict(loss_vtc, temperature)``;
+                ``'predict'`` -> the data samples with ``video_embed`` and
+                ``text_embed`` ``(embed_dim,)``; ``'tensor'`` -> the two
+                ``(B, embed_dim)`` embeddings.
+        """
+        video_feat = self.encode_video(inputs['video'])
+        text_feat = self.encode_text(inputs['text_ids'], inputs['text_mask'])
+        if mode == 'loss':
+            return dict(
+                loss_vtc=self.vtc_loss(video_feat, text_feat),
+                temperature=self.vtc_loss.temp.detach())
+        if mode == 'predict':
+            for sample, video, text in zip(data_samples, video_feat,
+                                           text_feat):
+                sample.video_embed = video
+                sample.text_embed = text
+            return data_samples
+        if mode == 'tensor':
+            return video_feat, text_feat
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', "
+                         f'got {mode!r}')
+
+
+def check_vocabulary(data_preprocessor: nn.Module,
+                     text_encoder: nn.Module) -> None:
+    """Refuse a tokenizer with more ids than the text encoder embeds."""
+    tokenizer = getattr(data_preprocessor, 'tokenizer', None)
+    vocab_size = text_encoder.bert.config.vocab_size
+    if tokenizer is not None and len(tokenizer) > vocab_size:
+        raise ValueError(
+            f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
+            f'embeds only {vocab_size}: raise vocab_size in the text encoder '
+            'config or use the tokenizer it was trained with')

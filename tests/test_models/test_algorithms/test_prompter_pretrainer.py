@@ -1,0 +1,102 @@
+"""PrompterPretrainer (ALPRO stage 1) at toy size."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from alpro.registry import MODELS
+from alpro.structures import VideoTextDataSample
+
+TINY_BERT = dict(
+    vocab_size=64,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=32)
+BACKBONES = {
+    'TimeSformer':
+    dict(
+        type='TimeSformer',
+        arch='tiny',
+        img_size=32,
+        patch_size=8,
+        num_frames=2,
+        drop_path_rate=0.0),
+    'FrameViT':
+    dict(
+        type='FrameViT',
+        model_name='vit_tiny_patch16_224',
+        img_size=32,
+        patch_size=8,
+        num_frames=2,
+        embed_dim=32,
+        depth=2,
+        num_heads=2),
+}
+
+
+def build(tokenizer_dir, backbone='TimeSformer', **kwargs):
+    return MODELS.build(
+        dict(
+            type='PrompterPretrainer',
+            data_preprocessor=dict(
+                type='VideoTextDataPreprocessor',
+                tokenizer=dict(path=str(tokenizer_dir)),
+                max_length=8),
+            backbone=BACKBONES[backbone],
+            text_encoder=dict(
+                type='BertTextFusionEncoder',
+                config=dict(TINY_BERT, **kwargs),
+                fusion_layer=2,
+                text_only=True),
+            embed_dim=16))
+
+
+def batch(size=4):
+    generator = torch.Generator().manual_seed(0)
+    words = ['red circle', 'blue square', 'green circle moves left',
+             'the square moves up']
+    samples = []
+    for i in range(size):
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
+        sample.text = words[i % len(words)]
+        samples.append(sample)
+    clips = [
+        torch.randint(0, 256, (2, 3, 32, 32),
+                      dtype=torch.uint8,
+                      generator=generator) for _ in range(size)
+    ]
+    return dict(inputs=clips, data_samples=samples)
+
+
+@pytest.mark.parametrize('backbone', list(BACKBONES))
+def test_a_few_steps_reduce_the_loss(tokenizer_dir, backbone):
+    torch.manual_seed(0)
+    model = build(tokenizer_dir, backbone)
+    model.init_weights()
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=3e-3))
+    data = batch()
+    losses = []
+    for _ in range(12):
+        log_vars = model.train_step(data, wrapper)
+        losses.append(float(log_vars['loss_vtc']))
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert 0.001 <= float(log_vars['temperature']) <= 0.5
+
+
+def test_predict_and_tensor_modes(tokenizer_dir):
+    model = build(tokenizer_dir).eval()
+    data = model.data_preprocessor(batch(3))
+    video, text = model(**data, mode='tensor')
+    assert video.shape == text.shape == (3, 16)
+    torch.testing.assert_close(video.norm(dim=-1), torch.ones(3))
+    samples = model(**data, mode='predict')
+    assert samples[1].video_embed.shape == (16, )
+    torch.testing.assert_close(samples[1].text_embed, text[1])
+    with pytest.raises(ValueError, match='mode'):
+        model(**data, mode='nope')
+
+
+def test_tokenizer_larger_than_the_vocabulary_is_refused(tokenizer_dir):
+    with pytest.raises(ValueError, match='raise vocab_size'):
+        build(tokenizer_dir, vocab_size=8)

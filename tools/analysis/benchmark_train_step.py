@@ -1,0 +1,132 @@
+"""Speed of one training step (forward + backward + optimiser) of a config.
+
+Usage:
+  python tools/analysis/benchmark_train_step.py CONFIG [--batch-size B]
+      [--amp] [--iters N] [--warmup W] [--peak-tflops P] [--cfg-options ...]
+
+Random weights and random inputs of the config's shapes (no files read:
+``random_weights_model_cfg``), the config's optimiser through MMEngine's
+optim wrapper (fused AdamW on CUDA; ``--amp``: bf16 autocast through
+``AmpOptimWrapper``). Prints samples/s, seconds per step, peak memory and,
+with ``--peak-tflops``, the model FLOPs utilisation (MFU): FLOPs of one
+step (counted by ``torch.utils.flop_counter`` over forward and backward)
+x steps/s / peak.
+"""
+import argparse
+import copy
+import time
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from torch.utils.flop_counter import FlopCounterMode
+
+from alpro.registry import MODELS
+from alpro.utils import register_all_modules
+from alpro.utils.synthetic_inputs import (random_weights_model_cfg,
+                                          synthetic_inputs)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 autocast (CUDA)')
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--peak-tflops', type=float,
+                        help='the device peak, for MFU (H100 bf16: ~989 '
+                        'dense spec, 773 measured)')
+    parser.add_argument('--device', default=None)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def optim_wrapper_cfg(cfg: Config, amp: bool, device: str) -> dict:
+    wrapper = copy.deepcopy(cfg.optim_wrapper)
+    wrapper.pop('accumulative_counts', None)
+    if device.startswith('cuda'):
+        wrapper.optimizer.setdefault('fused', True)
+        if amp:
+            wrapper.type = 'AmpOptimWrapper'
+            wrapper.dtype = 'bfloat16'
+    elif amp:
+        raise SystemExit('--amp needs a CUDA device')
+    return wrapper
+
+
+def step_flops(model, inputs) -> int:
+    """FLOPs of one forward + backward (2 per multiply-add)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        losses = model(inputs, mode='loss')
+        model.parse_losses(losses)[0].backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def benchmark(cfg: Config, batch_size: int, amp: bool, iters: int,
+              warmup: int, device: str) -> dict:
+    register_all_modules()
+    model = MODELS.build(random_weights_model_cfg(cfg)).to(device)
+    model.train()
+    vocab_size = model.text_encoder.bert.config.vocab_size
+    inputs = synthetic_inputs(cfg, batch_size, vocab_size, device)
+    optim_wrapper = build_optim_wrapper(
+        model, optim_wrapper_cfg(cfg, amp, device))
+    flops = step_flops(model, inputs)
+    cuda = device.startswith('cuda')
+
+    def step():
+        with optim_wrapper.optim_context(model):
+            losses = model(inputs, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+
+    for _ in range(warmup):
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / iters
+    return dict(
+        seconds_per_step=seconds,
+        samples_per_s=batch_size / seconds,
+        tflop_per_step=flops / 1e12,
+        achieved_tflops=flops / seconds / 1e12,
+        peak_memory_gib=(torch.cuda.max_memory_allocated() /
+                         2**30 if cuda else float('nan')),
+        trainable_params=sum(p.numel() for p in model.parameters()
+                             if p.requires_grad))
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    result = benchmark(cfg, args.batch_size, args.amp, args.iters,
+                       args.warmup, device)
+    line = (f"{args.config} on {device}, batch {args.batch_size}, "
+            f"{'bf16' if args.amp else 'fp32'}: "
+            f"{result['samples_per_s']:.1f} samples/s, "
+            f"{result['seconds_per_step']*1000:.1f} ms/step, "
+            f"{result['tflop_per_step']:.3f} TFLOP/step "
+            f"({result['achieved_tflops']:.1f} TFLOP/s), "
+            f"peak memory {result['peak_memory_gib']:.2f} GiB")
+    if args.peak_tflops:
+        result['mfu'] = result['achieved_tflops'] / args.peak_tflops
+        line += f", MFU {100 * result['mfu']:.1f}%"
+    print(line)
+    return result
+
+
+if __name__ == '__main__':
+    main()

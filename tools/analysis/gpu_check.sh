@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The one prepared GPU measurement of the project, run on the lent GPU
+# machine from the project root (see docs/benchmarks.md for the figures):
+#   bash ../shared/gpu/fetch_wheels.sh           # here: wheels into .whl/
+#   bash tools/analysis/gpu_check.sh             # there, with .whl carried
+# Writes full logs under $OUT (or work_dirs/gpu_check) and prints a table.
+set -uo pipefail
+OUT=${OUT:-work_dirs/gpu_check}
+mkdir -p "$OUT"
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile \
+    --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export ALPRO_DISABLE_PLUGIN_AUTOLOAD=1
+PEAK=${PEAK_TFLOPS:-773}  # measured H100 bf16 dense matmul ceiling
+
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import torch, transformers, timm, mmengine; \
+print('torch', torch.__version__, 'cuda', torch.version.cuda, \
+'transformers', transformers.__version__, 'timm', timm.__version__, \
+'mmengine', mmengine.__version__)"
+} 2>&1 | tee "$OUT/env.txt"
+
+run() {  # name, command...
+  local name=$1
+  shift
+  echo "== $name: $*" | tee -a "$OUT/log.txt"
+  "$@" >"$OUT/$name.txt" 2>&1
+  local status=$?
+  tail -n 1 "$OUT/$name.txt" | tee -a "$OUT/log.txt"
+  [ $status -eq 0 ] || echo "   (exit $status, see $OUT/$name.txt)" | tee -a "$OUT/log.txt"
+}
+
+PROMPTER=configs/alpro/pretrain_prompter_webvid.py
+run flops_prompter python3 tools/analysis/get_flops.py "$PROMPTER"
+for batch in 16 64; do
+  run "prompter_b${batch}_fp32" python3 tools/analysis/benchmark_train_step.py \
+    "$PROMPTER" --batch-size "$batch" --iters 10 --warmup 3 --peak-tflops "$PEAK"
+  run "prompter_b${batch}_bf16" python3 tools/analysis/benchmark_train_step.py \
+    "$PROMPTER" --batch-size "$batch" --amp --iters 20 --warmup 5 \
+    --peak-tflops "$PEAK"
+done
+
+echo
+echo "== summary"
+grep -h "samples/s\|GFLOPs" "$OUT"/*.txt | tee "$OUT/summary.txt"
