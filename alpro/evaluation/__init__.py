@@ -1,4 +1,4 @@
 """Evaluation: metrics."""
-from .metrics import BaseVideoTextMetric
+from .metrics import BaseVideoTextMetric, RetrievalMetric, retrieval_metrics
 
-__all__ = ['BaseVideoTextMetric']
+__all__ = ['BaseVideoTextMetric', 'RetrievalMetric', 'retrieval_metrics']

@@ -1,2 +1,4 @@
 """Registered losses (`alpro.registry.LOSSES`)."""
-__all__: list = []
+from .vtc_loss import VTCLoss
+
+__all__ = ['VTCLoss']
