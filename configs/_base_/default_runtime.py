@@ -7,8 +7,13 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keep the last 3 epochs and the best one by the first validation metric
+    # (alpro's metrics put a higher-is-better one first: R@1, accuracy)
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=3,
+        save_best='auto',
+        rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # checkpoints stay loadable with torch.load(weights_only=True)
     safe_checkpoint=dict(type='SafeCheckpointHook'),

@@ -38,6 +38,9 @@ class PrompterPretrainer(BaseModel):
                  embed_dim: int = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            # alpro's registry finds it whatever the default scope
+            data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = BACKBONES.build(backbone)

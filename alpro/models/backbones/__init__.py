@@ -1,2 +1,5 @@
 """Registered backbones (`alpro.registry.BACKBONES`)."""
-__all__: list = []
+from .frame_vit import FrameViT
+from .timesformer import TimeSformer, vit_to_timesformer
+
+__all__ = ['FrameViT', 'TimeSformer', 'vit_to_timesformer']

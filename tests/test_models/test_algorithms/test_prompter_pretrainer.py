@@ -12,7 +12,11 @@ TINY_BERT = dict(
     num_hidden_layers=2,
     num_attention_heads=2,
     intermediate_size=64,
-    max_position_embeddings=32)
+    max_position_embeddings=32,
+    # a random tiny BERT gives nearly the same [CLS] for every caption;
+    # without dropout noise a dozen steps are enough to pull them apart
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0)
 BACKBONES = {
     'TimeSformer':
     dict(
@@ -74,13 +78,13 @@ def test_a_few_steps_reduce_the_loss(tokenizer_dir, backbone):
     torch.manual_seed(0)
     model = build(tokenizer_dir, backbone)
     model.init_weights()
-    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=3e-3))
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
     data = batch()
     losses = []
-    for _ in range(12):
+    for _ in range(24):
         log_vars = model.train_step(data, wrapper)
-        losses.append(float(log_vars['loss_vtc']))
-    assert losses[-1] < 0.5 * losses[0], losses
+        losses.append(float(log_vars['loss_vtc'].detach()))
+    assert losses[-1] < 0.6 * losses[0], losses
     assert 0.001 <= float(log_vars['temperature']) <= 0.5
 
 

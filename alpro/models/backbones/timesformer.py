@@ -1,0 +1,496 @@
+"""TimeSformer: divided space-time attention, built from timm's layers."""
+import logging
+import math
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import initialize
+from timm.layers import (Attention, DropPath, LayerNorm, Mlp, PatchEmbed,
+                         resample_abs_pos_embed, resample_patch_embed,
+                         trunc_normal_)
+from torch.utils.checkpoint import checkpoint
+
+from alpro.registry import BACKBONES
+from .vit_checkpoint import load_state_dict_file, load_vit_npz
+
+__all__ = ['TimeSformer', 'DividedSpaceTimeBlock', 'vit_to_timesformer']
+
+# Keys of image classifiers that a video backbone has no use for.
+_DROPPED_PREFIXES = ('head', 'fc_norm.', 'pre_logits')
+
+
+class DividedSpaceTimeBlock(nn.Module):
+    """One TimeSformer block: temporal attention, spatial attention, MLP.
+
+    The spatial parts carry the names of timm's ViT ``Block`` (``norm1``,
+    ``attn``, ``ls1``, ``drop_path1``, ``norm2``, ``mlp``, ``ls2``,
+    ``drop_path2``) so that ViT weights load by name; the temporal branch is
+    ``temporal_norm`` -> ``temporal_attn`` -> ``temporal_fc``.
+
+    Tokens are ``(B, 1 + T * N, D)``: the video [CLS], then the patch tokens
+    frame by frame (index ``t * N + n``).
+
+    Args:
+        dim: token width D.
+        num_heads: attention heads of both attentions.
+        mlp_ratio: MLP hidden width over D.
+        qkv_bias: bias on the qkv projections.
+        proj_drop: dropout after the attention and MLP projections.
+        attn_drop: dropout on the attention weights.
+        drop_path: stochastic depth rate of the three residual branches.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 proj_drop: float = 0.,
+                 attn_drop: float = 0.,
+                 drop_path: float = 0.) -> None:
+        super().__init__()
+        attn_kwargs = dict(
+            num_heads=num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop,
+            proj_drop=proj_drop)
+        self.temporal_norm = LayerNorm(dim)
+        self.temporal_attn = Attention(dim, **attn_kwargs)
+        # Zero-initialised, so that a fresh block is its image block.
+        self.temporal_fc = nn.Linear(dim, dim)
+
+        self.norm1 = LayerNorm(dim)
+        self.attn = Attention(dim, **attn_kwargs)
+        self.ls1 = nn.Identity()
+        self.drop_path1 = DropPath(drop_path) if drop_path else nn.Identity()
+        self.norm2 = LayerNorm(dim)
+        self.mlp = Mlp(
+            in_features=dim,
+            hidden_features=int(dim * mlp_ratio),
+            drop=proj_drop)
+        self.ls2 = nn.Identity()
+        self.drop_path2 = DropPath(drop_path) if drop_path else nn.Identity()
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """
+        Args:
+            x: ``(B, 1 + T * N, D)`` tokens.
+            num_frames: T.
+
+        Returns:
+            ``(B, 1 + T * N, D)``.
+        """
+        B, L, D = x.shape
+        T = num_frames
+        N = (L - 1) // T
+        cls, patches = x[:, :1], x[:, 1:]
+
+        # Temporal attention: the T tokens of each patch position.
+        xt = patches.reshape(B, T, N, D).transpose(1, 2).reshape(B * N, T, D)
+        res = self.temporal_fc(self.temporal_attn(self.temporal_norm(xt)))
+        # Back to (B, T * N, D) before DropPath, so that stochastic depth
+        # drops the branch per sample, not per patch position.
+        res = res.reshape(B, N, T, D).transpose(1, 2).reshape(B, T * N, D)
+        patches = patches + self.drop_path1(res)
+
+        # Spatial attention: [CLS ; N patches] of each frame, the [CLS]
+        # copied to every frame and its T outputs averaged back into one.
+        frame_cls = cls.expand(B, T, D).reshape(B * T, 1, D)
+        xs = torch.cat([frame_cls, patches.reshape(B * T, N, D)], dim=1)
+        res = self.ls1(self.attn(self.norm1(xs)))
+        res_cls = res[:, :1].reshape(B, T, D).mean(1, keepdim=True)
+        res = torch.cat([res_cls, res[:, 1:].reshape(B, T * N, D)], dim=1)
+        x = torch.cat([cls, patches], dim=1) + self.drop_path1(res)
+
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+
+
+@BACKBONES.register_module()
+class TimeSformer(BaseModule):
+    """TimeSformer video encoder with divided space-time attention.
+
+    Bertasius et al., "Is Space-Time Attention All You Need for Video
+    Understanding?" (ICML 2021), as ALPRO uses it: initialised from an
+    ImageNet ViT, with every block's temporal output projection
+    (``temporal_fc``) zero-initialised and ``time_embed`` zero, so that a
+    fresh model starts as the image model: on one frame, or a clip of
+    identical frames, its output equals the ViT's tokens of that frame
+    (frames still meet through the shared [CLS], averaged over T). The
+    original TimeSformer code leaves block 0's ``temporal_fc`` random; we
+    zero it in every block, as the paper describes.
+
+    Input ``(B, C, T, H, W)``, already normalised. Output ``(B, 1 + N, D)``:
+    token 0 is the video [CLS], then the ``N = (H / p) * (W / p)`` patch
+    tokens (row-major over the patch grid), each averaged over time.
+    Another ``H, W`` or ``T`` than built for works: the position and time
+    embeddings are resampled on the fly.
+
+    Args:
+        arch: ``'base'`` (D 768, depth 12, 12 heads), ``'small'`` (384, 12,
+            6), ``'tiny'`` (64, 2, 2, mlp_ratio 2; tests and demos), or a
+            dict with ``embed_dims``, ``depth``, ``num_heads`` and optionally
+            ``mlp_ratio`` (default 4).
+        img_size: frame size the position embedding is built for, int or
+            ``(H, W)``.
+        patch_size: p, the side of a square patch.
+        num_frames: T the time embedding is built for.
+        in_channels: C.
+        drop_rate: dropout on the embedded tokens and after projections.
+        attn_drop_rate: dropout on attention weights.
+        drop_path_rate: stochastic depth, rising linearly to this over the
+            blocks.
+        qkv_bias: bias on the qkv projections.
+        with_cp: checkpoint each block's activations in training (saves
+            memory, costs a second forward).
+        pretrained: local ImageNet ViT (``.safetensors``, ``.pth``, ``.bin``
+            or Google ``.npz``) or TimeSformer checkpoint, loaded by
+            :meth:`init_weights` through :func:`vit_to_timesformer`.
+        init_cfg: MMEngine init config, applied after the above.
+    """
+    arch_zoo: Dict[str, dict] = {
+        'base': dict(embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.),
+        'small': dict(embed_dims=384, depth=12, num_heads=6, mlp_ratio=4.),
+        'tiny': dict(embed_dims=64, depth=2, num_heads=2, mlp_ratio=2.),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 224,
+                 patch_size: int = 16,
+                 num_frames: int = 4,
+                 in_channels: int = 3,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 qkv_bias: bool = True,
+                 with_cp: bool = False,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        self.embed_dims = D = self.arch_settings['embed_dims']
+        self.depth = self.arch_settings['depth']
+        self.num_heads = self.arch_settings['num_heads']
+        self.mlp_ratio = self.arch_settings['mlp_ratio']
+        self.patch_size = int(patch_size)
+        self.num_frames = int(num_frames)
+        self.in_channels = in_channels
+        self.qkv_bias = qkv_bias
+        self.pretrained = pretrained
+
+        # Not strict: other frame sizes are allowed (pos_embed resampled).
+        self.patch_embed = PatchEmbed(
+            img_size=img_size,
+            patch_size=self.patch_size,
+            in_chans=in_channels,
+            embed_dim=D,
+            strict_img_size=False)
+        self.img_size = self.patch_embed.img_size
+        num_patches = self.patch_embed.num_patches
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + num_patches, D))
+        self.time_embed = nn.Parameter(torch.zeros(1, self.num_frames, D))
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        rates = torch.linspace(0, drop_path_rate, self.depth).tolist()
+        self.blocks = nn.ModuleList([
+            DividedSpaceTimeBlock(
+                D,
+                self.num_heads,
+                mlp_ratio=self.mlp_ratio,
+                qkv_bias=qkv_bias,
+                proj_drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=rate) for rate in rates
+        ])
+        self.norm = LayerNorm(D)
+        self.grad_checkpointing = with_cp
+        # A usable model right away; init_weights() redoes it (or loads).
+        self._random_init()
+
+    @classmethod
+    def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch not in cls.arch_zoo:
+                raise ValueError(f'TimeSformer arch {arch!r} is not one of '
+                                 f'{sorted(cls.arch_zoo)}; or pass a dict')
+            return dict(cls.arch_zoo[arch])
+        required = {'embed_dims', 'depth', 'num_heads'}
+        missing = required - set(arch)
+        unknown = set(arch) - required - {'mlp_ratio'}
+        if missing or unknown:
+            raise ValueError(
+                f'a TimeSformer arch dict needs {sorted(required)} (and '
+                f'optionally mlp_ratio); missing {sorted(missing)}, unknown '
+                f'{sorted(unknown)}')
+        return dict(mlp_ratio=4., **arch)
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Checkpoint every block's activations in training (or not)."""
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        """Parameters that should not be weight-decayed."""
+        return {'pos_embed', 'cls_token', 'time_embed'}
+
+    # ------------------------------------------------------------ weights
+    def _random_init(self) -> None:
+        trunc_normal_(self.pos_embed, std=.02)
+        trunc_normal_(self.cls_token, std=.02)
+        nn.init.zeros_(self.time_embed)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, (nn.LayerNorm, nn.Conv2d)):
+                module.reset_parameters()
+        for block in self.blocks:
+            nn.init.zeros_(block.temporal_fc.weight)
+            nn.init.zeros_(block.temporal_fc.bias)
+
+    def init_weights(self) -> None:
+        """Load ``pretrained`` if set, else initialise randomly.
+
+        Loading happens here, not in ``__init__``, because MMEngine's Runner
+        calls ``init_weights()`` on every child before training. Once done,
+        later calls do nothing (as MMEngine's ``BaseModule``), so weights
+        loaded here or afterwards survive.
+        """
+        if self._is_init:
+            print_log(
+                f'{type(self).__name__} is already initialised; '
+                'init_weights() does nothing',
+                logger='current',
+                level=logging.DEBUG)
+            return
+        self._random_init()
+        if self.pretrained:
+            self._load_pretrained(self.pretrained)
+        if self.init_cfg:
+            initialize(self, self.init_cfg)
+        self._is_init = True
+
+    def _load_pretrained(self, path: str) -> None:
+        if str(path).endswith('.npz'):
+            state_dict = load_vit_npz(
+                path,
+                img_size=self.img_size,
+                patch_size=self.patch_size,
+                in_chans=self.in_channels,
+                embed_dim=self.embed_dims,
+                depth=self.depth,
+                num_heads=self.num_heads,
+                mlp_ratio=self.mlp_ratio,
+                qkv_bias=self.qkv_bias)
+        else:
+            state_dict = load_state_dict_file(path)
+        state_dict = vit_to_timesformer(state_dict, self)
+        incompatible = self.load_state_dict(state_dict, strict=False)
+        print_log(
+            f'{type(self).__name__}: loaded {len(state_dict)} tensors from '
+            f'{path}; missing keys (left randomly initialised): '
+            f'{incompatible.missing_keys or "none"}; unexpected keys '
+            f'(ignored): {incompatible.unexpected_keys or "none"}',
+            logger='current',
+            level=logging.WARNING if incompatible.missing_keys
+            or incompatible.unexpected_keys else logging.INFO)
+
+    # ------------------------------------------------------------ forward
+    def _pos_embed_for(self, grid: Tuple[int, int]) -> torch.Tensor:
+        if tuple(grid) == tuple(self.patch_embed.grid_size):
+            return self.pos_embed
+        return resample_abs_pos_embed(
+            self.pos_embed,
+            new_size=list(grid),
+            old_size=list(self.patch_embed.grid_size),
+            num_prefix_tokens=1)
+
+    def _time_embed_for(self, num_frames: int) -> torch.Tensor:
+        if num_frames == self.time_embed.shape[1]:
+            return self.time_embed
+        return resample_time_embed(self.time_embed, num_frames)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            video: ``(B, C, T, H, W)`` float, normalised; ``H`` and ``W``
+                multiples of ``patch_size``.
+
+        Returns:
+            ``(B, 1 + N, D)``: the video [CLS], then the ``N = H/p * W/p``
+            patch tokens averaged over time, row-major over the patch grid.
+        """
+        if video.dim() != 5:
+            raise ValueError(f'{type(self).__name__} expects a (B, C, T, H, '
+                             f'W) video, got shape {tuple(video.shape)}')
+        B, C, T, H, W = video.shape
+        p = self.patch_size
+        if H % p or W % p:
+            raise ValueError(f'frame size {H}x{W} is not a multiple of the '
+                             f'patch size {p}')
+        grid = (H // p, W // p)
+        N, D = grid[0] * grid[1], self.embed_dims
+
+        x = self.patch_embed(video.transpose(1, 2).reshape(B * T, C, H, W))
+        pos_embed = self._pos_embed_for(grid)
+        x = x + pos_embed[:, 1:]
+        x = x.reshape(B, T, N, D) + self._time_embed_for(T).unsqueeze(2)
+        cls = (self.cls_token + pos_embed[:, :1]).expand(B, -1, -1)
+        x = self.pos_drop(torch.cat([cls, x.reshape(B, T * N, D)], dim=1))
+
+        use_cp = (
+            self.grad_checkpointing and self.training
+            and torch.is_grad_enabled())
+        for block in self.blocks:
+            if use_cp:
+                x = checkpoint(block, x, T, use_reentrant=False)
+            else:
+                x = block(x, T)
+        x = self.norm(x)
+        return torch.cat([x[:, :1], x[:, 1:].reshape(B, T, N, D).mean(1)],
+                         dim=1)
+
+
+def resample_time_embed(time_embed: torch.Tensor,
+                        num_frames: int) -> torch.Tensor:
+    """Resample a ``(1, T, D)`` time embedding to ``(1, num_frames, D)``,
+    linearly along T."""
+    if time_embed.shape[1] == num_frames:
+        return time_embed
+    resized = F.interpolate(
+        time_embed.float().transpose(1, 2),
+        size=num_frames,
+        mode='linear',
+        align_corners=False)
+    return resized.transpose(1, 2).to(time_embed.dtype)
+
+
+def _strip_prefix(state_dict: Dict[str, torch.Tensor]) -> dict:
+    """Drop a wrapper prefix (``module.``, ``backbone.``, ``model.``...),
+    found as the one prefix under which both ``cls_token`` and
+    ``pos_embed`` sit."""
+    if 'cls_token' in state_dict or 'pos_embed' in state_dict:
+        return state_dict
+    prefixes = [
+        k[:-len('cls_token')] for k in state_dict
+        if k.endswith('.cls_token') and k[:-len('cls_token')] +
+        'pos_embed' in state_dict
+    ]
+    if len(prefixes) > 1:
+        raise ValueError(
+            'the checkpoint holds several vision transformers, under '
+            f'{prefixes}; save the state dict of the one to load')
+    if not prefixes:
+        return state_dict
+    prefix = prefixes[0]
+    return {
+        k[len(prefix):]: v
+        for k, v in state_dict.items() if k.startswith(prefix)
+    }
+
+
+def _is_square(n: int) -> bool:
+    return n >= 0 and math.isqrt(n)**2 == n
+
+
+def _resample_pos_embed(pos_embed: torch.Tensor,
+                        model: TimeSformer) -> torch.Tensor:
+    grid = list(model.patch_embed.grid_size)
+    num_patches = grid[0] * grid[1]
+    length = pos_embed.shape[1]
+    if length == num_patches + 1:
+        # Made for this grid (a square or this model's own checkpoint).
+        return pos_embed
+    if _is_square(length - 1):
+        num_prefix = 1
+    elif _is_square(length):
+        num_prefix = 0  # a ViT without a [CLS] position (no_embed_class)
+    else:
+        raise ValueError(f'cannot infer the patch grid of a pos_embed of '
+                         f'{length} tokens')
+    side = math.isqrt(length - num_prefix)
+    resized = resample_abs_pos_embed(
+        pos_embed,
+        new_size=grid,
+        old_size=[side, side],
+        num_prefix_tokens=num_prefix)
+    if not num_prefix:
+        resized = torch.cat(
+            [resized.new_zeros(1, 1, resized.shape[2]), resized], dim=1)
+    print_log(
+        f'pos_embed resampled from a {side}x{side} to a '
+        f'{grid[0]}x{grid[1]} patch grid',
+        logger='current')
+    return resized
+
+
+def vit_to_timesformer(state_dict: Dict[str, torch.Tensor],
+                       model: TimeSformer) -> Dict[str, torch.Tensor]:
+    """Map an image ViT (timm names) or TimeSformer state dict onto
+    ``model``.
+
+    * a wrapper prefix shared by ``cls_token`` and ``pos_embed`` (e.g.
+      ``module.``, ``backbone.``) is removed;
+    * spatial keys (``patch_embed``, ``cls_token``, ``blocks.i.norm1/attn/
+      norm2/mlp``, ``norm``) are kept as they are;
+    * for each block without temporal weights, ``temporal_attn.*`` is a copy
+      of that block's ``attn.*`` and ``temporal_norm.*`` of ``norm1.*``
+      (as the TimeSformer and ALPRO loaders do), and ``temporal_fc`` is
+      zero, so that the loaded model starts as the image model;
+    * ``time_embed`` is zero unless present; a present one of another
+      length is resampled linearly along T;
+    * ``pos_embed`` is resampled (timm's ``resample_abs_pos_embed``, one
+      prefix token) to the model's patch grid, the patch embedding to its
+      patch size;
+    * classifier keys (``head*``, ``fc_norm.*``, ``pre_logits*``) are
+      dropped; anything else stays and shows up as unexpected on load.
+
+    Args:
+        state_dict: name -> tensor, e.g. from a timm ``VisionTransformer``.
+        model: the TimeSformer to load into (its grid, T and depth).
+
+    Returns:
+        a new state dict for ``model.load_state_dict(..., strict=False)``.
+    """
+    state_dict = _strip_prefix(dict(state_dict))
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith(_DROPPED_PREFIXES):
+            continue
+        # The original TimeSformer's name of the temporal norm.
+        key = key.replace('.temporal_norm1.', '.temporal_norm.')
+        if key == 'pos_embed':
+            value = _resample_pos_embed(value, model)
+        elif key == 'time_embed':
+            value = resample_time_embed(value, model.num_frames)
+        elif key == 'patch_embed.proj.weight':
+            size = list(model.patch_embed.proj.weight.shape[-2:])
+            if value.dim() == 4 and list(value.shape[-2:]) != size:
+                value = resample_patch_embed(value, size)
+        out[key] = value
+
+    for i, block in enumerate(model.blocks):
+        prefix = f'blocks.{i}.'
+        if not any(k.startswith(prefix + 'temporal_attn.') for k in out):
+            for key in list(out):
+                if key.startswith(prefix + 'attn.'):
+                    new_key = prefix + 'temporal_' + key[len(prefix):]
+                    out[new_key] = out[key].clone()
+        if not any(k.startswith(prefix + 'temporal_norm.') for k in out):
+            for name in ('weight', 'bias'):
+                if prefix + 'norm1.' + name in out:
+                    out[prefix + 'temporal_norm.' +
+                        name] = out[prefix + 'norm1.' + name].clone()
+        for name, param in block.temporal_fc.named_parameters():
+            out.setdefault(prefix + 'temporal_fc.' + name,
+                           torch.zeros_like(param, device='cpu'))
+    out.setdefault('time_embed',
+                   torch.zeros_like(model.time_embed, device='cpu'))
+    return out

@@ -1,0 +1,377 @@
+"""TimeSformer: shapes, zero init, ViT loading, and weights that survive
+``init_weights()``."""
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from timm.layers import resample_abs_pos_embed
+from timm.models.vision_transformer import VisionTransformer
+
+from alpro.models.backbones import TimeSformer
+from alpro.models.backbones import timesformer as timesformer_module
+from alpro.models.backbones import vit_to_timesformer
+
+TINY = dict(arch='tiny', img_size=32, patch_size=8)
+
+
+def tiny_vit(img_size: int = 32, seed: int = 0) -> VisionTransformer:
+    """A timm ViT with the dimensions of ``arch='tiny'``, eval mode."""
+    torch.manual_seed(seed)
+    return VisionTransformer(
+        img_size=img_size,
+        patch_size=8,
+        embed_dim=64,
+        depth=2,
+        num_heads=2,
+        mlp_ratio=2.,
+        num_classes=0).eval()
+
+
+def save(state_dict: dict, path: Path) -> str:
+    if path.suffix == '.safetensors':
+        safetensors.torch.save_file(
+            {
+                k: v.contiguous()
+                for k, v in state_dict.items()
+            }, str(path))
+    else:
+        torch.save(state_dict, path)
+    return str(path)
+
+
+def loaded(path: str, **kwargs) -> TimeSformer:
+    model = TimeSformer(**{**TINY, **kwargs}, pretrained=path)
+    model.init_weights()
+    return model.eval()
+
+
+@contextmanager
+def captured_log() -> Iterator[List[str]]:
+    """Messages sent to MMEngine's current logger."""
+    logger = MMLogger.get_current_instance()
+    messages: List[str] = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def weighted_sum(out: torch.Tensor) -> torch.Tensor:
+    # A plain sum of LayerNorm outputs has no gradient: weight it.
+    weights = torch.randn(
+        out.shape, generator=torch.Generator().manual_seed(1))
+    return (out * weights).sum()
+
+
+@pytest.mark.parametrize(
+    'build, shape',
+    [
+        (dict(num_frames=4), (2, 3, 4, 32, 32)),
+        (dict(num_frames=3), (1, 3, 3, 32, 32)),  # odd T
+        (dict(num_frames=1), (2, 3, 1, 32, 32)),  # T = 1
+        (dict(num_frames=4, img_size=(32, 48)), (1, 3, 4, 32, 48)),
+        (dict(num_frames=2, patch_size=16, img_size=64), (1, 3, 2, 64, 64)),
+        # Other T, H, W than built for: embeddings resampled on the fly.
+        (dict(num_frames=4), (1, 3, 5, 48, 24)),
+        (dict(num_frames=4), (1, 3, 1, 16, 16)),
+    ])
+def test_output_contract(build, shape):
+    model = TimeSformer(**{**TINY, **build}).eval()
+    B, _, T, H, W = shape
+    p = model.patch_size
+    out = model(torch.randn(shape))
+    assert out.shape == (B, 1 + (H // p) * (W // p), 64)
+    assert model.embed_dims == 64 and isinstance(model.patch_size, int)
+    assert model.num_frames == build['num_frames']
+    assert torch.isfinite(out).all()
+
+
+def test_bad_input_is_refused():
+    model = TimeSformer(**TINY)
+    with pytest.raises(ValueError, match='multiple of the patch size 8'):
+        model(torch.randn(1, 3, 2, 30, 32))
+    with pytest.raises(ValueError, match=r'\(B, C, T, H, W\)'):
+        model(torch.randn(1, 3, 32, 32))
+
+
+def test_arch_zoo_and_dict():
+    model = TimeSformer(
+        arch=dict(embed_dims=32, depth=1, num_heads=4), img_size=16)
+    assert model.embed_dims == 32 and len(model.blocks) == 1
+    assert model.blocks[0].mlp.fc1.out_features == 128  # mlp_ratio 4
+    tiny = TimeSformer(**TINY)
+    assert tiny.blocks[0].mlp.fc1.out_features == 128  # 64 * 2
+    with pytest.raises(ValueError, match="'huge' is not one of"):
+        TimeSformer(arch='huge')
+    with pytest.raises(ValueError, match='missing'):
+        TimeSformer(arch=dict(embed_dims=32, depth=1))
+
+
+def test_attention_is_fused(monkeypatch):
+    model = TimeSformer(**TINY, num_frames=2).eval()
+    attentions = [m for n, m in model.named_modules() if n.endswith('attn')]
+    assert len(attentions) == 4
+    assert all(attn.fused_attn for attn in attentions)
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+
+    def counting_sdpa(*args, **kwargs):
+        calls.append(args[0].shape)
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(F, 'scaled_dot_product_attention', counting_sdpa)
+    model(torch.randn(1, 3, 2, 32, 32))
+    # Per block: temporal over (B*N, heads, T, hd), spatial over
+    # (B*T, heads, 1+N, hd).
+    assert calls == [(16, 2, 2, 32), (2, 2, 17, 32)] * 2
+
+
+def test_zero_init_of_temporal_branch():
+    model = TimeSformer(**TINY, num_frames=4)
+    for _ in range(2):
+        for block in model.blocks:
+            assert not block.temporal_fc.weight.any()
+            assert not block.temporal_fc.bias.any()
+            assert block.attn.qkv.weight.std() > 0.01
+        assert not model.time_embed.any()
+        model.init_weights()
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    model = TimeSformer(**TINY, num_frames=3).train()
+    video = torch.randn(2, 3, 3, 32, 32)
+    weighted_sum(model(video)).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, name
+    for block in model.blocks:
+        # temporal_fc learns from zero; the temporal attention behind it has
+        # no gradient until temporal_fc is nonzero.
+        assert block.temporal_fc.weight.grad.abs().sum() > 0
+        assert block.temporal_fc.bias.grad.abs().sum() > 0
+        assert not block.temporal_attn.qkv.weight.grad.any()
+
+    # After one step every parameter, temporal attention included, learns.
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    model.zero_grad()
+    weighted_sum(model(video)).backward()
+    for name, param in model.named_parameters():
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_with_cp_gives_same_output_and_gradients(monkeypatch):
+    video = torch.randn(2, 3, 3, 32, 32)
+    model = TimeSformer(**TINY, num_frames=3, drop_path_rate=0.2).train()
+    with torch.no_grad():  # a nonzero temporal branch, to test it too
+        for block in model.blocks:
+            block.temporal_fc.weight.normal_(std=0.02)
+
+    def run(with_cp: bool):
+        model.zero_grad()
+        model.set_grad_checkpointing(with_cp)
+        torch.manual_seed(123)  # the same drop-path masks
+        out = model(video)
+        weighted_sum(out).backward()
+        return out.detach(), {
+            n: p.grad.clone()
+            for n, p in model.named_parameters()
+        }
+
+    calls = []
+    checkpoint = timesformer_module.checkpoint
+
+    def counting_checkpoint(*args, **kwargs):
+        calls.append(kwargs)
+        return checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(timesformer_module, 'checkpoint', counting_checkpoint)
+    out_plain, grads_plain = run(False)
+    assert not calls
+    out_cp, grads_cp = run(True)
+    assert calls == [dict(use_reentrant=False)] * 2
+    torch.testing.assert_close(out_cp, out_plain)
+    for name, grad in grads_plain.items():
+        torch.testing.assert_close(grads_cp[name], grad, msg=name)
+    # with_cp in the constructor does the same; eval does not checkpoint.
+    assert TimeSformer(**TINY, with_cp=True).grad_checkpointing
+    calls.clear()
+    with torch.no_grad():
+        model.eval()(video)
+    assert not calls
+
+
+@pytest.mark.parametrize('suffix', ['.safetensors', '.pth'])
+@pytest.mark.parametrize('num_frames', [1, 3])
+def test_loaded_model_equals_the_image_vit(tmp_path, suffix, num_frames):
+    vit = tiny_vit()
+    path = save(vit.state_dict(), tmp_path / f'vit{suffix}')
+    model = loaded(path, num_frames=num_frames)
+    frame = torch.randn(2, 3, 32, 32)
+    # Identical frames: with temporal_fc zero each frame is the image.
+    clip = frame.unsqueeze(2).expand(-1, -1, num_frames, -1, -1)
+    with torch.no_grad():
+        expected = vit.forward_features(frame)
+        out = model(clip)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def vit_to_npz(vit: VisionTransformer, path: Path) -> str:
+    """Write ``vit`` in the layout of Google's original JAX ``.npz``."""
+    sd = {k: v.detach() for k, v in vit.state_dict().items()}
+    D, heads = vit.embed_dim, vit.blocks[0].attn.num_heads
+    hd = D // heads
+    arrays = {
+        'embedding/kernel': sd['patch_embed.proj.weight'].permute(2, 3, 1, 0),
+        'embedding/bias': sd['patch_embed.proj.bias'],
+        'cls': sd['cls_token'],
+        'Transformer/posembed_input/pos_embedding': sd['pos_embed'],
+        'Transformer/encoder_norm/scale': sd['norm.weight'],
+        'Transformer/encoder_norm/bias': sd['norm.bias'],
+    }
+    for i in range(len(vit.blocks)):
+        src, dst = f'blocks.{i}.', f'Transformer/encoderblock_{i}/'
+        mha = dst + 'MultiHeadDotProductAttention_1/'
+        qkv_w = sd[src + 'attn.qkv.weight'].chunk(3)
+        qkv_b = sd[src + 'attn.qkv.bias'].chunk(3)
+        for name, w, b in zip(('query', 'key', 'value'), qkv_w, qkv_b):
+            arrays[mha + name + '/kernel'] = w.T.reshape(D, heads, hd)
+            arrays[mha + name + '/bias'] = b.reshape(heads, hd)
+        arrays[mha + 'out/kernel'] = sd[src + 'attn.proj.weight'].reshape(
+            D, heads, hd).permute(1, 2, 0)
+        arrays[mha + 'out/bias'] = sd[src + 'attn.proj.bias']
+        for norm, ln in (('norm1', 'LayerNorm_0'), ('norm2', 'LayerNorm_2')):
+            arrays[dst + ln + '/scale'] = sd[src + norm + '.weight']
+            arrays[dst + ln + '/bias'] = sd[src + norm + '.bias']
+        for r in range(2):
+            fc = f'{src}mlp.fc{r + 1}.'
+            arrays[f'{dst}MlpBlock_3/Dense_{r}/kernel'] = sd[fc + 'weight'].T
+            arrays[f'{dst}MlpBlock_3/Dense_{r}/bias'] = sd[fc + 'bias']
+    np.savez(path, **{k: v.contiguous().numpy() for k, v in arrays.items()})
+    return str(path)
+
+
+def test_google_npz_loads_through_timm(tmp_path):
+    vit = tiny_vit(seed=3)
+    model = loaded(vit_to_npz(vit, tmp_path / 'vit.npz'), num_frames=2)
+    frame = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        out = model(frame.unsqueeze(2).expand(-1, -1, 2, -1, -1))
+        torch.testing.assert_close(
+            out, vit.forward_features(frame), atol=1e-5, rtol=1e-5)
+
+
+def test_key_map():
+    vit = tiny_vit()
+    model = TimeSformer(**TINY, num_frames=2)
+    state_dict = dict(vit.state_dict())
+    state_dict['head.weight'] = torch.zeros(10, 64)
+    state_dict['fc_norm.weight'] = torch.zeros(64)
+    out = vit_to_timesformer(state_dict, model)
+    assert set(out) == set(model.state_dict())
+    for i in range(2):
+        p = f'blocks.{i}.'
+        for name in ('qkv.weight', 'qkv.bias', 'proj.weight', 'proj.bias'):
+            assert torch.equal(out[p + 'temporal_attn.' + name],
+                               out[p + 'attn.' + name])
+            # a copy, not a shared tensor
+            assert (out[p + 'temporal_attn.' + name].data_ptr()
+                    != out[p + 'attn.' + name].data_ptr())
+        assert torch.equal(out[p + 'temporal_norm.weight'],
+                           out[p + 'norm1.weight'])
+        assert not out[p + 'temporal_fc.weight'].any()
+    assert not out['time_embed'].any()
+
+
+def test_pos_embed_is_resampled_and_keys_reported(tmp_path):
+    vit = tiny_vit(img_size=32)
+    state_dict = dict(vit.state_dict())
+    del state_dict['norm.bias']
+    state_dict['extra.weight'] = torch.ones(3)
+    path = save(state_dict, tmp_path / 'vit32.safetensors')
+    with captured_log() as messages:
+        model = loaded(path, img_size=48)
+    expected = resample_abs_pos_embed(
+        vit.pos_embed.detach(), new_size=[6, 6], num_prefix_tokens=1)
+    assert model.pos_embed.shape == (1, 37, 64)
+    torch.testing.assert_close(model.pos_embed.detach(), expected)
+    report = '\n'.join(messages)
+    assert 'pos_embed resampled from a 4x4 to a 6x6 patch grid' in report
+    assert "missing keys (left randomly initialised): ['norm.bias']" in report
+    assert "unexpected keys (ignored): ['extra.weight']" in report
+
+
+def test_time_embed_is_resampled(tmp_path):
+    source = TimeSformer(**TINY, num_frames=4)
+    with torch.no_grad():
+        source.time_embed.normal_()
+    path = save(source.state_dict(), tmp_path / 'timesformer_t4.pth')
+    model = loaded(path, num_frames=8)
+    expected = F.interpolate(
+        source.time_embed.detach().transpose(1, 2),
+        size=8,
+        mode='linear',
+        align_corners=False).transpose(1, 2)
+    torch.testing.assert_close(model.time_embed.detach(), expected)
+
+
+def test_own_checkpoint_round_trips_under_a_prefix(tmp_path):
+    source = TimeSformer(**TINY, num_frames=2)
+    with torch.no_grad():  # trained temporal weights must not be replaced
+        for param in source.parameters():
+            param.add_(torch.randn_like(param))
+    wrapped = {
+        'meta': {},
+        'state_dict': {
+            f'backbone.{k}': v
+            for k, v in source.state_dict().items()
+        }
+    }
+    model = loaded(save(wrapped, tmp_path / 'algo.pth'), num_frames=2)
+    for name, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+
+
+def test_weights_survive_init_weights(tmp_path):
+    vit = tiny_vit(seed=7)
+    path = save(vit.state_dict(), tmp_path / 'vit.safetensors')
+    model = TimeSformer(**TINY, num_frames=2, pretrained=path)
+    # Nothing is loaded at construction.
+    assert not torch.equal(model.pos_embed, vit.pos_embed)
+
+    class Algorithm(BaseModule):  # as the Runner sees it
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = model
+
+    algorithm = Algorithm()
+    algorithm.init_weights()
+    expected = vit_to_timesformer(vit.state_dict(), model)
+    for _ in range(2):
+        model.init_weights()
+        for name, value in model.state_dict().items():
+            assert torch.equal(value, expected[name]), name
+
+
+def test_missing_pretrained_file_is_named(tmp_path):
+    missing = tmp_path / 'nowhere' / 'vit_base_patch16_224.safetensors'
+    model = TimeSformer(**TINY, pretrained=str(missing))
+    with pytest.raises(FileNotFoundError) as error:
+        model.init_weights()
+    assert str(missing) in str(error.value)
+    assert 'timm.create_model' in str(error.value)
+    assert 'vit_base_patch16_224.augreg_in21k_ft_in1k' in str(error.value)
+    npz = TimeSformer(**TINY, pretrained=str(missing.with_suffix('.npz')))
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        npz.init_weights()
