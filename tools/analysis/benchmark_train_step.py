@@ -118,7 +118,7 @@ def main(argv=None) -> dict:
             f"{'bf16' if args.amp else 'fp32'}: "
             f"{result['samples_per_s']:.1f} samples/s, "
             f"{result['seconds_per_step']*1000:.1f} ms/step, "
-            f"{result['tflop_per_step']:.3f} TFLOP/step "
+            f"{result['tflop_per_step'] * 1000:.4g} GFLOP/step "
             f"({result['achieved_tflops']:.1f} TFLOP/s), "
             f"peak memory {result['peak_memory_gib']:.2f} GiB")
     if args.peak_tflops:

@@ -78,8 +78,8 @@ def main(argv=None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     result = count_flops(cfg, args.batch_size)
-    print(f"{args.config}: {result['gflops']:.2f} GFLOPs per sample "
-          f"({result['gmacs']:.2f} GMACs, fvcore's 'flops') of the training "
+    print(f"{args.config}: {result['gflops']:.4g} GFLOPs per sample "
+          f"({result['gmacs']:.4g} GMACs, fvcore's 'flops') of the training "
           'forward')
     if result['unsupported']:
         print('  not counted (elementwise ops, small): '
