@@ -4,7 +4,8 @@ Two kinds (see ``DESIGN.md``):
 
 * children of MMEngine's roots, because the Runner and MMEngine's
   ``BaseDataset`` build through those: ``MODELS``, ``DATASETS``,
-  ``TRANSFORMS``, ``METRICS``, ``HOOKS``, ``VISBACKENDS``, ``MODEL_WRAPPERS``;
+  ``TRANSFORMS``, ``METRICS``, ``HOOKS``, ``VISBACKENDS``, ``MODEL_WRAPPERS``,
+  ``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``;
 * parentless roots with scope ``alpro``, one per component kind that an
   algorithm builds itself: ``BACKBONES``, ``TEXT_ENCODERS``, ``HEADS``,
   ``LOSSES``, ``PROMPTERS``. MMEngine 0.10.7 allows one child per scope under
@@ -18,13 +19,17 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import Registry, build_model_from_cfg
 
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISBACKENDS',
-    'MODEL_WRAPPERS', 'BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES',
+    'MODEL_WRAPPERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+    'BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES',
     'PROMPTERS', 'ALL_REGISTRIES'
 ]
 
@@ -57,6 +62,16 @@ VISBACKENDS = Registry(
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,
+    scope=SCOPE,
+    locations=['alpro.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper',
+    parent=MMENGINE_OPTIM_WRAPPERS,
+    scope=SCOPE,
+    locations=['alpro.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope=SCOPE,
     locations=['alpro.engine'])
 
@@ -95,6 +110,8 @@ ALL_REGISTRIES = {
     'HOOKS': HOOKS,
     'VISBACKENDS': VISBACKENDS,
     'MODEL_WRAPPERS': MODEL_WRAPPERS,
+    'OPTIM_WRAPPERS': OPTIM_WRAPPERS,
+    'OPTIM_WRAPPER_CONSTRUCTORS': OPTIM_WRAPPER_CONSTRUCTORS,
     'BACKBONES': BACKBONES,
     'TEXT_ENCODERS': TEXT_ENCODERS,
     'HEADS': HEADS,

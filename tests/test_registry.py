@@ -9,7 +9,8 @@ from alpro.registry import (ALL_REGISTRIES, BACKBONES, DATASETS, HOOKS, MODELS,
                             TRANSFORMS)
 
 MMENGINE_CHILDREN = ('MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
-                     'VISBACKENDS', 'MODEL_WRAPPERS')
+                     'VISBACKENDS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPERS',
+                     'OPTIM_WRAPPER_CONSTRUCTORS')
 ROOTS = ('BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES', 'PROMPTERS')
 
 
@@ -79,6 +80,15 @@ def real_cfgs(tmp_path, tokenizer_dir):
         dict(type='SampleFrames', num_frames=4),
         'HOOKS':
         dict(type='BadSampleHook', max_bad_ratio=0.5),
+        'OPTIM_WRAPPERS':
+        dict(
+            type='SyncFreeOptimWrapper',
+            optimizer=torch.optim.SGD([torch.nn.Parameter(torch.ones(1))],
+                                      lr=0.1)),
+        'OPTIM_WRAPPER_CONSTRUCTORS':
+        dict(
+            type='DecayGroupsOptimWrapperConstructor',
+            optim_wrapper_cfg=dict(optimizer=dict(type='SGD', lr=0.1))),
     }
 
 

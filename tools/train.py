@@ -8,7 +8,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import add_runner_arguments, load_runner_config
+from alpro.utils.cli import (add_runner_arguments, load_runner_config,
+                             use_bf16)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,8 +34,7 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold ``--amp`` and ``--resume`` into the config."""
     if args.amp:
         if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.dtype = 'bfloat16'
+            use_bf16(cfg.optim_wrapper)
         else:
             print_log(
                 '--amp ignored: mixed precision needs a CUDA device',

@@ -8,7 +8,7 @@ from mmengine.config import Config, DictAction
 from .distributed import init_distributed
 from .setup_env import register_all_modules
 
-__all__ = ['add_runner_arguments', 'load_runner_config']
+__all__ = ['add_runner_arguments', 'load_runner_config', 'use_bf16']
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,3 +48,15 @@ def load_runner_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     init_distributed(cfg.launcher)
     return cfg
+
+
+def use_bf16(optim_wrapper: dict) -> dict:
+    """Switch an ``optim_wrapper`` config to bf16 autocast (CUDA).
+
+    alpro's ``SyncFreeOptimWrapper`` takes ``dtype='bfloat16'``; MMEngine's
+    plain ``OptimWrapper`` becomes its ``AmpOptimWrapper`` in bf16.
+    """
+    if optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+        optim_wrapper['type'] = 'AmpOptimWrapper'
+    optim_wrapper['dtype'] = 'bfloat16'
+    return optim_wrapper

@@ -37,12 +37,16 @@ model = dict(
     vtc_loss=dict(type='VTCLoss', temperature=0.07),
     embed_dim=64)
 
-max_epochs = 30
+max_epochs = 60
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SyncFreeOptimWrapper',
+    constructor='DecayGroupsOptimWrapperConstructor',
     optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.98), weight_decay=1e-3),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
+        type='AdamW',
+        lr=1e-3,
+        betas=(0.9, 0.98),
+        weight_decay=1e-3,
+        fused=True),
     clip_grad=dict(max_norm=20.0))
 param_scheduler = [
     dict(
@@ -62,7 +66,7 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(logger=dict(interval=4))

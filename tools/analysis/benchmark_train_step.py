@@ -5,9 +5,9 @@ Usage:
       [--amp] [--iters N] [--warmup W] [--peak-tflops P] [--cfg-options ...]
 
 Random weights and random inputs of the config's shapes (no files read:
-``random_weights_model_cfg``), the config's optimiser through MMEngine's
-optim wrapper (fused AdamW on CUDA; ``--amp``: bf16 autocast through
-``AmpOptimWrapper``). Prints samples/s, seconds per step, peak memory and,
+``random_weights_model_cfg``), the config's optimiser and optim wrapper
+built as the Runner builds them (``--amp``: bf16 autocast, as
+``tools/train.py --amp``). Prints samples/s, seconds per step, peak memory and,
 with ``--peak-tflops``, the model FLOPs utilisation (MFU): FLOPs of one
 step (counted by ``torch.utils.flop_counter`` over forward and backward)
 x steps/s / peak.
@@ -15,6 +15,7 @@ x steps/s / peak.
 import argparse
 import copy
 import time
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -23,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from alpro.registry import MODELS
 from alpro.utils import register_all_modules
+from alpro.utils.cli import use_bf16
 from alpro.utils.synthetic_inputs import (random_weights_model_cfg,
                                           synthetic_inputs)
 
@@ -39,6 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='the device peak, for MFU (H100 bf16: ~989 '
                         'dense spec, 773 measured)')
     parser.add_argument('--device', default=None)
+    parser.add_argument(
+        '--profile',
+        metavar='FILE',
+        help='also profile 3 steps (torch.profiler) and write the top ops')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -46,13 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def optim_wrapper_cfg(cfg: Config, amp: bool, device: str) -> dict:
     wrapper = copy.deepcopy(cfg.optim_wrapper)
     wrapper.pop('accumulative_counts', None)
-    if device.startswith('cuda'):
-        wrapper.optimizer.setdefault('fused', True)
-        if amp:
-            wrapper.type = 'AmpOptimWrapper'
-            wrapper.dtype = 'bfloat16'
-    elif amp:
-        raise SystemExit('--amp needs a CUDA device')
+    if amp:
+        if not device.startswith('cuda'):
+            raise SystemExit('--amp needs a CUDA device')
+        use_bf16(wrapper)
     return wrapper
 
 
@@ -66,8 +69,29 @@ def step_flops(model, inputs) -> int:
     return counter.get_total_flops()
 
 
-def benchmark(cfg: Config, batch_size: int, amp: bool, iters: int,
-              warmup: int, device: str) -> dict:
+def write_profile(step, path: str, cuda: bool) -> None:
+    """Profile three steps; write the ops that take the most time."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if cuda:
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for _ in range(3):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    key = 'cuda_time_total' if cuda else 'cpu_time_total'
+    with open(path, 'w') as f:
+        f.write(prof.key_averages().table(sort_by=key, row_limit=25))
+
+
+def benchmark(cfg: Config,
+              batch_size: int,
+              amp: bool,
+              iters: int,
+              warmup: int,
+              device: str,
+              profile_path: Optional[str] = None) -> dict:
     register_all_modules()
     model = MODELS.build(random_weights_model_cfg(cfg)).to(device)
     model.train()
@@ -95,6 +119,8 @@ def benchmark(cfg: Config, batch_size: int, amp: bool, iters: int,
     if cuda:
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / iters
+    if profile_path:
+        write_profile(step, profile_path, cuda)
     return dict(
         seconds_per_step=seconds,
         samples_per_s=batch_size / seconds,
@@ -113,7 +139,7 @@ def main(argv=None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     result = benchmark(cfg, args.batch_size, args.amp, args.iters,
-                       args.warmup, device)
+                       args.warmup, device, args.profile)
     line = (f"{args.config} on {device}, batch {args.batch_size}, "
             f"{'bf16' if args.amp else 'fp32'}: "
             f"{result['samples_per_s']:.1f} samples/s, "

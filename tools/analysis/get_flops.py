@@ -4,8 +4,8 @@ Usage: python tools/analysis/get_flops.py CONFIG [--batch-size B]
            [--cfg-options k=v ...]
 
 The model is built from the config with random weights (no checkpoint,
-tokenizer or data is read: ``random_weights_model_cfg``) and run in ``mode='loss'`` on random inputs of the
-config's shapes. fvcore counts one multiply-add as one "flop"; the line
+tokenizer or data is read: ``random_weights_model_cfg``) and run in
+``mode='loss'`` on random inputs of the config's shapes. fvcore counts one multiply-add as one "flop"; the line
 printed gives those GMACs and GFLOPs = 2 x GMACs. Attention through
 ``scaled_dot_product_attention``, which fvcore does not know, is counted by
 the handle below.

@@ -34,15 +34,27 @@ run() {  # name, command...
 }
 
 PROMPTER=configs/alpro/pretrain_prompter_webvid.py
+BENCH=tools/analysis/benchmark_train_step.py
 run flops_prompter python3 tools/analysis/get_flops.py "$PROMPTER"
 for batch in 16 64; do
-  run "prompter_b${batch}_fp32" python3 tools/analysis/benchmark_train_step.py \
-    "$PROMPTER" --batch-size "$batch" --iters 10 --warmup 3 --peak-tflops "$PEAK"
-  run "prompter_b${batch}_bf16" python3 tools/analysis/benchmark_train_step.py \
-    "$PROMPTER" --batch-size "$batch" --amp --iters 20 --warmup 5 \
-    --peak-tflops "$PEAK"
+  run "prompter_b${batch}_fp32" python3 $BENCH "$PROMPTER" \
+    --batch-size "$batch" --iters 10 --warmup 3 --peak-tflops "$PEAK"
+  run "prompter_b${batch}_bf16" python3 $BENCH "$PROMPTER" \
+    --batch-size "$batch" --amp --iters 20 --warmup 5 --peak-tflops "$PEAK"
 done
+# the same step with MMEngine's defaults (AmpOptimWrapper with its grad
+# scaler, one parameter group per tensor, unfused AdamW), for comparison
+run prompter_b16_bf16_mmengine_defaults python3 $BENCH "$PROMPTER" \
+  --batch-size 16 --amp --iters 20 --warmup 5 --peak-tflops "$PEAK" \
+  --cfg-options optim_wrapper.type=OptimWrapper \
+  optim_wrapper.constructor=DefaultOptimWrapperConstructor \
+  optim_wrapper.paramwise_cfg.norm_decay_mult=0.0 \
+  optim_wrapper.paramwise_cfg.bias_decay_mult=0.0 \
+  optim_wrapper.optimizer.fused=False
+run prompter_b16_bf16_profile python3 $BENCH "$PROMPTER" \
+  --batch-size 16 --amp --iters 5 --warmup 3 --profile "$OUT/profile_b16_bf16.txt"
 
 echo
 echo "== summary"
-grep -h "samples/s\|GFLOPs" "$OUT"/*.txt | tee "$OUT/summary.txt"
+summary=$(grep -h "samples/s\|GFLOPs" "$OUT"/flops_*.txt "$OUT"/prompter_*.txt)
+echo "$summary" | tee "$OUT/summary.txt"
