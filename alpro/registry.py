@@ -14,6 +14,7 @@ Two kinds (see ``DESIGN.md``):
 Every registry imports its ``locations`` lazily, on the first ``get`` or
 ``build``.
 """
+from mmengine import registry as mmengine_registry
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
@@ -29,8 +30,8 @@ from mmengine.registry import Registry, build_model_from_cfg
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISBACKENDS',
     'MODEL_WRAPPERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-    'BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES',
-    'PROMPTERS', 'ALL_REGISTRIES'
+    'BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES', 'PROMPTERS',
+    'ALL_REGISTRIES'
 ]
 
 SCOPE = 'alpro'
@@ -100,6 +101,23 @@ PROMPTERS = Registry(
     build_func=build_model_from_cfg,
     scope=SCOPE,
     locations=['alpro.models.prompters'])
+
+# Pass-through children of the MMEngine roots the Runner builds from but
+# alpro adds nothing to: with ``default_scope='alpro'`` MMEngine looks for an
+# alpro node in every registry tree and, finding none, warns that building
+# "may cause unexpected failure". An empty child makes it fall back to the
+# parent quietly. They hold no component of alpro's, so they are not listed.
+_PASS_THROUGH = {
+    name:
+    Registry(
+        getattr(mmengine_registry, name).name,
+        parent=getattr(mmengine_registry, name),
+        scope=SCOPE)
+    for name in ('RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'DATA_SAMPLERS',
+                 'OPTIMIZERS', 'PARAM_SCHEDULERS', 'VISUALIZERS',
+                 'LOG_PROCESSORS', 'EVALUATOR', 'FUNCTIONS',
+                 'WEIGHT_INITIALIZERS')
+}
 
 #: name -> registry, in the order ``tools/misc/print_registry.py`` lists them.
 ALL_REGISTRIES = {

@@ -100,8 +100,8 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *WORDS]
     # transformers 5 ignores vocab_file=; the vocabulary goes in as a dict
     tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
-    assert tokenizer.unk_token_id not in tokenizer(' '.join(WORDS))[
-        'input_ids'], 'the test tokenizer must know every word'
+    assert tokenizer.unk_token_id not in tokenizer(' '.join(
+        WORDS))['input_ids'], 'the test tokenizer must know every word'
     tokenizer.save_pretrained(folder)
     return folder
 

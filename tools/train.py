@@ -8,8 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import (add_runner_arguments, load_runner_config,
-                             use_bf16)
+from alpro.utils.cli import add_runner_arguments, load_runner_config, use_bf16
 
 
 def parse_args(argv=None) -> argparse.Namespace:

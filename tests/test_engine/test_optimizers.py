@@ -40,12 +40,13 @@ def test_two_groups_of_trainable_parameters():
     decay, no_decay = wrapper.optimizer.param_groups
     assert [p.shape for p in decay['params']] == [(4, 4)]
     assert decay['params'][0] is model.linear.weight
-    assert {id(p) for p in no_decay['params']} == {
-        id(model.linear.bias),
-        id(model.norm.weight),
-        id(model.norm.bias),
-        id(model.temp)
-    }
+    assert {id(p)
+            for p in no_decay['params']} == {
+                id(model.linear.bias),
+                id(model.norm.weight),
+                id(model.norm.bias),
+                id(model.temp)
+            }
     assert decay['weight_decay'] == 0.5 and no_decay['weight_decay'] == 0.0
     assert wrapper.optimizer.defaults['fused'] is True
     frozen = model.frozen.weight.clone()
@@ -76,8 +77,7 @@ def test_bf16_autocast_without_a_scaler():
 def test_clips_and_logs_the_norm_every_n_steps():
     hub = MessageHub.get_instance('sync_free_test')
     model = Net()
-    wrapper = build(
-        model, clip_grad=dict(max_norm=0.01), grad_norm_interval=3)
+    wrapper = build(model, clip_grad=dict(max_norm=0.01), grad_norm_interval=3)
     wrapper.message_hub = hub
     wrapper.backward(model(torch.randn(8, 4)).pow(2).mean() * 100)
     wrapper._clip_grad()

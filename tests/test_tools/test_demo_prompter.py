@@ -63,8 +63,8 @@ def test_short_run_writes_tensorboard_scalars(demo_corpus, tmp_path):
         str(tmp_path), *SHORT
     ], demo_corpus)
     values = scalars(tmp_path)
-    for tag in ('loss', 'loss_vtc', 'temperature', 'lr',
-                'retrieval/t2v_r1', 'retrieval/v2t_r1'):
+    for tag in ('loss', 'loss_vtc', 'temperature', 'lr', 'retrieval/t2v_r1',
+                'retrieval/v2t_r1'):
         assert tag in values, sorted(values)
     assert all(0.001 <= t <= 0.5 for t in values['temperature'])
     assert 0 <= values['retrieval/t2v_r1'][-1] <= 100

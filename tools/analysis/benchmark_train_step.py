@@ -33,13 +33,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--amp', action='store_true',
-                        help='bf16 autocast (CUDA)')
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 autocast (CUDA)')
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--peak-tflops', type=float,
-                        help='the device peak, for MFU (H100 bf16: ~989 '
-                        'dense spec, 773 measured)')
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        help='the device peak, for MFU (H100 bf16: ~989 '
+        'dense spec, 773 measured)')
     parser.add_argument('--device', default=None)
     parser.add_argument(
         '--profile',
@@ -97,8 +99,8 @@ def benchmark(cfg: Config,
     model.train()
     vocab_size = model.text_encoder.bert.config.vocab_size
     inputs = synthetic_inputs(cfg, batch_size, vocab_size, device)
-    optim_wrapper = build_optim_wrapper(
-        model, optim_wrapper_cfg(cfg, amp, device))
+    optim_wrapper = build_optim_wrapper(model,
+                                        optim_wrapper_cfg(cfg, amp, device))
     flops = step_flops(model, inputs)
     cuda = device.startswith('cuda')
 
@@ -138,8 +140,8 @@ def main(argv=None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    result = benchmark(cfg, args.batch_size, args.amp, args.iters,
-                       args.warmup, device, args.profile)
+    result = benchmark(cfg, args.batch_size, args.amp, args.iters, args.warmup,
+                       device, args.profile)
     line = (f"{args.config} on {device}, batch {args.batch_size}, "
             f"{'bf16' if args.amp else 'fp32'}: "
             f"{result['samples_per_s']:.1f} samples/s, "

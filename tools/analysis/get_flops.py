@@ -5,8 +5,9 @@ Usage: python tools/analysis/get_flops.py CONFIG [--batch-size B]
 
 The model is built from the config with random weights (no checkpoint,
 tokenizer or data is read: ``random_weights_model_cfg``) and run in
-``mode='loss'`` on random inputs of the config's shapes. fvcore counts one multiply-add as one "flop"; the line
-printed gives those GMACs and GFLOPs = 2 x GMACs. Attention through
+``mode='loss'`` on random inputs of the config's shapes. fvcore counts one
+multiply-add as one "flop"; the line printed gives those GMACs and
+GFLOPs = 2 x GMACs. Attention through
 ``scaled_dot_product_attention``, which fvcore does not know, is counted by
 the handle below.
 """
@@ -82,9 +83,9 @@ def main(argv=None) -> dict:
           f"({result['gmacs']:.4g} GMACs, fvcore's 'flops') of the training "
           'forward')
     if result['unsupported']:
-        print('  not counted (elementwise ops, small): '
-              + ', '.join(f'{k} x{v}' for k, v in sorted(
-                  result['unsupported'].items())))
+        print('  not counted (elementwise ops, small): ' +
+              ', '.join(f'{k} x{v}'
+                        for k, v in sorted(result['unsupported'].items())))
     return result
 
 

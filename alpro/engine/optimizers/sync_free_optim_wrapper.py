@@ -62,8 +62,8 @@ class SyncFreeOptimWrapper(OptimWrapper):
 
     def _clip_grad(self) -> None:
         params = [
-            p for group in self.optimizer.param_groups
-            for p in group['params'] if p.grad is not None
+            p for group in self.optimizer.param_groups for p in group['params']
+            if p.grad is not None
         ]
         if not params:
             return

@@ -61,11 +61,12 @@ class PrompterPretrainer(BaseModel):
         cls = self.text_encoder.encode_text(text_ids, text_mask)[:, 0]
         return F.normalize(self.text_proj(cls), dim=-1)
 
-    def forward(self,
-                inputs: Dict[str, torch.Tensor],
-                data_samples: Optional[List[VideoTextDataSample]] = None,
-                mode: str = 'tensor'
-                ) -> Union[Dict[str, torch.Tensor], List, Tuple]:
+    def forward(
+            self,
+            inputs: Dict[str, torch.Tensor],
+            data_samples: Optional[List[VideoTextDataSample]] = None,
+            mode: str = 'tensor'
+    ) -> Union[Dict[str, torch.Tensor], List, Tuple]:
         """Run the dual encoder.
 
         Args:

@@ -31,8 +31,8 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
-                 val_interval=1)
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # 16 videos per GPU x 16 GPUs in the paper; scale the lr for other sizes

@@ -58,17 +58,19 @@ def build(tokenizer_dir, backbone='TimeSformer', **kwargs):
 
 def batch(size=4):
     generator = torch.Generator().manual_seed(0)
-    words = ['red circle', 'blue square', 'green circle moves left',
-             'the square moves up']
+    words = [
+        'red circle', 'blue square', 'green circle moves left',
+        'the square moves up'
+    ]
     samples = []
     for i in range(size):
         sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
         sample.text = words[i % len(words)]
         samples.append(sample)
     clips = [
-        torch.randint(0, 256, (2, 3, 32, 32),
-                      dtype=torch.uint8,
-                      generator=generator) for _ in range(size)
+        torch.randint(
+            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        for _ in range(size)
     ]
     return dict(inputs=clips, data_samples=samples)
 
