@@ -6,6 +6,7 @@
 #   python tools/train.py configs/demo/pretrain_prompter.py
 _base_ = [
     '../_base_/datasets/demo_webvid.py',
+    '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
 model = dict(
@@ -38,16 +39,8 @@ model = dict(
     embed_dim=64)
 
 max_epochs = 60
-optim_wrapper = dict(
-    type='SyncFreeOptimWrapper',
-    constructor='DecayGroupsOptimWrapperConstructor',
-    optimizer=dict(
-        type='AdamW',
-        lr=1e-3,
-        betas=(0.9, 0.98),
-        weight_decay=1e-3,
-        fused=True),
-    clip_grad=dict(max_norm=20.0))
+# ALPRO's optimiser (../_base_/schedules), at a toy model's learning rate
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -65,8 +58,5 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 default_hooks = dict(logger=dict(interval=4))
