@@ -5,39 +5,11 @@
 #   python tools/data/make_demo_data.py --out data/demo
 #   python tools/train.py configs/demo/pretrain_prompter.py
 _base_ = [
+    '../_base_/models/demo_prompter.py',
     '../_base_/datasets/demo_webvid.py',
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='PrompterPretrainer',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path='data/demo/tokenizer'),
-        max_length=24),
-    backbone=dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=64,
-        patch_size=16,
-        num_frames=4,
-        drop_path_rate=0.0),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0),
-        fusion_layer=2,
-        text_only=True),
-    vtc_loss=dict(type='VTCLoss', temperature=0.07),
-    embed_dim=64)
-
 max_epochs = 60
 # ALPRO's optimiser (../_base_/schedules), at a toy model's learning rate
 optim_wrapper = dict(optimizer=dict(lr=1e-3))

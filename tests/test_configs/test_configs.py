@@ -10,10 +10,8 @@ from alpro.utils.synthetic_inputs import BERT_BASE_UNCASED
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(
-    str(p.relative_to(REPO)) for p in [
-        *REPO.glob('configs/**/*.py'),
-        *REPO.glob('plugins/*/configs/*.py')
-    ])
+    str(p.relative_to(REPO)) for p in
+    [*REPO.glob('configs/**/*.py'), *REPO.glob('plugins/*/configs/*.py')])
 
 
 @pytest.mark.parametrize('path', CONFIGS)
@@ -30,18 +28,18 @@ def test_prompter_config_names_missing_tokenizer_and_weights(
     monkeypatch.chdir(tmp_path)  # no data/pretrained here
     cfg = Config.fromfile(REPO / 'configs/alpro/pretrain_prompter_webvid.py')
     with DefaultScope.overwrite_default_scope('alpro'):
-        with pytest.raises(FileNotFoundError,
-                           match='data/pretrained/bert-base-uncased'):
+        with pytest.raises(
+                FileNotFoundError, match='data/pretrained/bert-base-uncased'):
             MODELS.build(cfg.model)
         cfg.model.data_preprocessor.tokenizer.path = str(tokenizer_dir)
-        with pytest.raises(FileNotFoundError,
-                           match='bert-base-uncased.*save_pretrained'):
+        with pytest.raises(
+                FileNotFoundError, match='bert-base-uncased.*save_pretrained'):
             MODELS.build(cfg.model)
         cfg.model.text_encoder.pretrained = None
         cfg.model.text_encoder.config = dict(
             BERT_BASE_UNCASED, num_hidden_layers=6)
         cfg.model.backbone.arch = 'tiny'
         model = MODELS.build(cfg.model)
-        with pytest.raises(FileNotFoundError,
-                           match='vit_base_patch16_224.safetensors'):
+        with pytest.raises(
+                FileNotFoundError, match='vit_base_patch16_224.safetensors'):
             model.init_weights()

@@ -1,5 +1,10 @@
 """Hooks (``alpro.registry.HOOKS``)."""
 from .bad_sample_hook import BadSampleHook
+from .prompt_cache_hook import PromptCacheHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .train_visualization_hook import TrainVisualizationHook
 
-__all__ = ['BadSampleHook', 'SafeCheckpointHook']
+__all__ = [
+    'BadSampleHook', 'PromptCacheHook', 'SafeCheckpointHook',
+    'TrainVisualizationHook'
+]

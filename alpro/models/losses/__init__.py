@@ -1,4 +1,5 @@
 """Registered losses (`alpro.registry.LOSSES`)."""
+from .soft_cross_entropy_loss import SoftCrossEntropyLoss
 from .vtc_loss import VTCLoss
 
-__all__ = ['VTCLoss']
+__all__ = ['VTCLoss', 'SoftCrossEntropyLoss']

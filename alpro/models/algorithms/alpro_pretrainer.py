@@ -1,0 +1,281 @@
+"""ALPRO stage 2: VTC, VTM with hard negatives, MLM and prompting entity
+modeling (PEM) with a frozen entity prompter."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import nn
+
+from alpro.registry import (BACKBONES, HEADS, LOSSES, MODELS, PROMPTERS,
+                            TEXT_ENCODERS)
+from alpro.structures import VideoTextDataSample
+from .prompter_pretrainer import check_vocabulary
+
+__all__ = ['AlproPretrainer']
+
+TASKS = ('vtc', 'vtm', 'mlm', 'pem')
+
+
+@MODELS.register_module()
+class AlproPretrainer(BaseModel):
+    """The ALPRO pre-training model (paper section 3).
+
+    A video encoder and the text layers of BERT embed the pair; the last
+    BERT layers fuse ``[text ; video]``. Four tasks, each switchable:
+
+    * ``vtc``: video-text contrastive loss on the two [CLS] projections;
+    * ``vtm``: video-text matching on the fusion [CLS], with one hard
+      negative video per text and one hard negative text per video drawn
+      from softmax(VTC similarity) of the local batch, the positive
+      excluded (vectorised: ``torch.multinomial`` on the matrix);
+    * ``mlm``: masked language modeling from the fusion outputs of the text
+      part (masks from ``AlproPretrainDataPreprocessor``);
+    * ``pem``: prompting entity modeling: the frozen entity prompter scores
+      a random region of each clip against every entity prompt (soft
+      pseudo-labels, dropped under its threshold); the model mean-pools its
+      fusion outputs over that region's video tokens (the positive-pair
+      fusion pass of VTM is reused) and a head predicts the entity
+      distribution (soft cross-entropy).
+
+    Args:
+        backbone: ``BACKBONES`` config, output ``(B, 1 + N, Dv)``.
+        text_encoder: ``TEXT_ENCODERS`` config with fusion layers.
+        prompter: ``PROMPTERS`` config of the entity prompter (for PEM).
+        tasks: the tasks on.
+        loss_weights: weight of each task's loss (default 1).
+        vtc_loss: ``LOSSES`` config.
+        vtm_head / mlm_head / pem_head: ``HEADS`` configs; their sizes are
+            filled in from the encoders and the prompter.
+        pem_loss: ``LOSSES`` config of the soft cross-entropy.
+        embed_dim: width of the contrastive space (256 in ALPRO).
+        data_preprocessor: ``MODELS`` config.
+        init_cfg: MMEngine's initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 text_encoder: dict,
+                 prompter: Optional[dict] = None,
+                 tasks: Sequence[str] = TASKS,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 vtc_loss: dict = dict(type='VTCLoss'),
+                 vtm_head: dict = dict(type='VTMHead'),
+                 mlm_head: dict = dict(type='MLMHead'),
+                 pem_head: dict = dict(type='PEMHead'),
+                 pem_loss: dict = dict(type='SoftCrossEntropyLoss'),
+                 embed_dim: int = 256,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        unknown = set(tasks) - set(TASKS)
+        if unknown or not tasks:
+            raise ValueError(f'tasks must be a non-empty subset of {TASKS}, '
+                             f'got {tuple(tasks)}')
+        self.tasks = tuple(tasks)
+        self.loss_weights = {t: 1.0 for t in TASKS}
+        self.loss_weights.update(loss_weights or {})
+        self.backbone = BACKBONES.build(backbone)
+        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
+        check_vocabulary(self.data_preprocessor, self.text_encoder)
+        width = self.text_encoder.hidden_size
+        video_width = self.backbone.embed_dims
+        # the fusion layers take video tokens at the text width
+        self.video_to_text = (
+            nn.Identity() if video_width == width else nn.Linear(
+                video_width, width))
+        self.vision_proj = nn.Linear(video_width, embed_dim)
+        self.text_proj = nn.Linear(width, embed_dim)
+        self.vtc_loss = LOSSES.build(vtc_loss)
+        if 'vtm' in self.tasks:
+            self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
+        if 'mlm' in self.tasks:
+            config = self.text_encoder.bert.config
+            self.mlm_head = HEADS.build(
+                dict(
+                    mlm_head,
+                    hidden_size=width,
+                    vocab_size=config.vocab_size,
+                    layer_norm_eps=config.layer_norm_eps))
+            self.mlm_head.tie_weights(
+                self.text_encoder.bert.embeddings.word_embeddings)
+        if 'pem' in self.tasks:
+            if prompter is None:
+                raise ValueError('the pem task needs an entity prompter')
+            self.prompter = PROMPTERS.build(prompter)
+            self.pem_head = HEADS.build(
+                dict(
+                    pem_head,
+                    in_dims=width,
+                    num_entities=len(self.prompter.entity_names)))
+            self.pem_loss = LOSSES.build(pem_loss)
+
+    # -- encoders -----------------------------------------------------------
+    def encode(
+        self, inputs: Dict[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Video tokens ``(B, 1 + N, D)`` at the text width, text tokens
+        ``(B, L, D)``, and the normalised contrastive features ``(B, E)`` of
+        both."""
+        video_tokens = self.backbone(inputs['video'])
+        text_tokens = self.text_encoder.encode_text(inputs['text_ids'],
+                                                    inputs['text_mask'])
+        video_feat = F.normalize(self.vision_proj(video_tokens[:, 0]), dim=-1)
+        text_feat = F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
+        return (self.video_to_text(video_tokens), text_tokens, video_feat,
+                text_feat)
+
+    # -- the tasks ----------------------------------------------------------
+    def hard_negatives(
+            self, sim_v2t: torch.Tensor,
+            sim_t2v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Draw one hard negative per row from the local batch.
+
+        Args:
+            sim_v2t / sim_t2v: ``(B, W * B)`` logits from ``VTCLoss``.
+
+        Returns:
+            ``neg_text`` ``(B,)``: a local text index for each video, and
+            ``neg_video`` ``(B,)``: a local video index for each text, never
+            the positive, drawn from softmax(similarity).
+        """
+        batch = sim_v2t.size(0)
+        local = self.vtc_loss.positive_index(batch, sim_v2t.device)
+        with torch.no_grad():
+            eye = torch.eye(batch, dtype=torch.bool, device=sim_v2t.device)
+            weights_v2t = F.softmax(sim_v2t[:, local].float(), dim=1)
+            weights_t2v = F.softmax(sim_t2v[:, local].float(), dim=1)
+            # the positive gets no weight; a tiny floor keeps every row
+            # drawable even when softmax underflows off the diagonal
+            weights_v2t = (weights_v2t + 1e-6).masked_fill(eye, 0)
+            weights_t2v = (weights_t2v + 1e-6).masked_fill(eye, 0)
+            neg_text = torch.multinomial(weights_v2t, 1).squeeze(1)
+            neg_video = torch.multinomial(weights_t2v, 1).squeeze(1)
+        return neg_text, neg_video
+
+    def vtm(self, video_tokens, text_tokens, text_mask, fused_cls, sim_v2t,
+            sim_t2v) -> Dict[str, torch.Tensor]:
+        """VTM loss and accuracy over B positives and 2B hard negatives."""
+        neg_text, neg_video = self.hard_negatives(sim_v2t, sim_t2v)
+        neg_text_tokens = torch.cat([text_tokens, text_tokens[neg_text]])
+        neg_text_mask = torch.cat([text_mask, text_mask[neg_text]])
+        neg_video_tokens = torch.cat([video_tokens[neg_video], video_tokens])
+        fused_neg = self.text_encoder.fuse(neg_text_tokens, neg_text_mask,
+                                           neg_video_tokens)
+        logits = self.vtm_head(torch.cat([fused_cls, fused_neg[:, 0]]))
+        batch = text_tokens.size(0)
+        labels = torch.cat([
+            torch.ones(batch, dtype=torch.long, device=logits.device),
+            torch.zeros(2 * batch, dtype=torch.long, device=logits.device)
+        ])
+        return dict(
+            loss_vtm=F.cross_entropy(logits.float(), labels),
+            vtm_acc=(logits.argmax(-1) == labels).float().mean())
+
+    def mlm(self, inputs, video_tokens) -> Dict[str, torch.Tensor]:
+        """MLM loss and accuracy on the masked captions."""
+        mask = inputs['text_mask']
+        text_tokens = self.text_encoder.encode_text(inputs['mlm_text_ids'],
+                                                    mask)
+        fused = self.text_encoder.fuse(text_tokens, mask, video_tokens)
+        logits = self.mlm_head(fused[:, :mask.size(1)]).float()
+        labels = inputs['mlm_labels']
+        chosen = labels != -100
+        correct = (logits.argmax(-1) == labels) & chosen
+        return dict(
+            loss_mlm=F.cross_entropy(
+                logits.flatten(0, 1), labels.flatten(), ignore_index=-100),
+            mlm_acc=correct.sum() / chosen.sum().clamp(min=1))
+
+    def pem_logits(self, fused: torch.Tensor, text_len: int,
+                   region: torch.Tensor) -> torch.Tensor:
+        """Entity logits ``(B, E)`` of each region: the fusion outputs of
+        the region's video patch tokens, mean-pooled."""
+        num_patches = region.size(1)
+        # fused = [text (L) ; video cls (1) ; patches (N)]
+        patches = fused[:, text_len + 1:text_len + 1 + num_patches]
+        weights = region.to(patches.dtype).unsqueeze(-1)
+        pooled = (patches * weights).sum(1) / weights.sum(1).clamp(min=1)
+        return self.pem_head(pooled)
+
+    def pem(self, inputs, fused) -> Dict[str, torch.Tensor]:
+        """PEM loss, the fraction of samples kept and the pseudo-label
+        entropy."""
+        probs, keep = self.prompter.pseudo_labels(inputs['pem_crop'],
+                                                  inputs.get('is_image'))
+        logits = self.pem_logits(fused, inputs['text_mask'].size(1),
+                                 inputs['pem_region'])
+        entropy = -(probs * torch.log(probs.clamp(min=1e-12))).sum(-1)
+        return dict(
+            loss_pem=self.pem_loss(logits, probs, keep),
+            pem_kept=keep.float().mean(),
+            pem_entropy=entropy.mean())
+
+    # -- the BaseModel interface --------------------------------------------
+    def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Every switched-on task's weighted loss plus what is logged."""
+        video_tokens, text_tokens, video_feat, text_feat = self.encode(inputs)
+        text_mask = inputs['text_mask']
+        sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
+        out = dict(temperature=self.vtc_loss.temp.detach())
+        if 'vtc' in self.tasks:
+            out['loss_vtc'] = self.vtc_loss.loss_from_similarity(
+                sim_v2t, sim_t2v)
+        fused = None
+        if 'vtm' in self.tasks or 'pem' in self.tasks:
+            fused = self.text_encoder.fuse(text_tokens, text_mask,
+                                           video_tokens)
+        if 'vtm' in self.tasks and video_feat.size(0) > 1:
+            out.update(
+                self.vtm(video_tokens, text_tokens, text_mask, fused[:, 0],
+                         sim_v2t, sim_t2v))
+        if 'mlm' in self.tasks:
+            out.update(self.mlm(inputs, video_tokens))
+        if 'pem' in self.tasks:
+            out.update(self.pem(inputs, fused))
+        for task in TASKS:
+            if f'loss_{task}' in out:
+                out[f'loss_{task}'] = out[f'loss_{task}'] * \
+                    self.loss_weights[task]
+        return out
+
+    def forward(self,
+                inputs: Dict[str, torch.Tensor],
+                data_samples: Optional[List[VideoTextDataSample]] = None,
+                mode: str = 'tensor'):
+        """``'loss'``: the losses; ``'predict'``: the data samples with
+        ``video_embed`` and ``text_embed`` (zero-shot retrieval);
+        ``'tensor'``: the two ``(B, embed_dim)`` contrastive features."""
+        if mode == 'loss':
+            return self.loss(inputs)
+        _, _, video_feat, text_feat = self.encode(inputs)
+        if mode == 'predict':
+            for sample, video, text in zip(data_samples, video_feat,
+                                           text_feat):
+                sample.video_embed = video
+                sample.text_embed = text
+            return data_samples
+        if mode == 'tensor':
+            return video_feat, text_feat
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', "
+                         f'got {mode!r}')
+
+    @torch.no_grad()
+    def pem_predictions(
+            self,
+            inputs: Dict[str,
+                         torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The prompter's pseudo-labels and the model's entity
+        probabilities ``(B, E)`` for the regions of ``inputs`` (for the
+        visualisation panels)."""
+        video_tokens, text_tokens, _, _ = self.encode(inputs)
+        fused = self.text_encoder.fuse(text_tokens, inputs['text_mask'],
+                                       video_tokens)
+        probs, _ = self.prompter.pseudo_labels(inputs['pem_crop'],
+                                               inputs.get('is_image'))
+        logits = self.pem_logits(fused, inputs['text_mask'].size(1),
+                                 inputs['pem_region'])
+        return probs, logits.float().softmax(-1)

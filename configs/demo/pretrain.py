@@ -1,0 +1,73 @@
+# ALPRO stage 2 at toy size on the demo corpus, after the demo prompter and
+# the demo entity vocabulary:
+#   python tools/data/make_demo_data.py --out data/demo
+#   python tools/train.py configs/demo/pretrain_prompter.py
+#   python tools/data/build_entity_vocab.py \
+#       data/demo/annotations/results_demo_train.csv \
+#       data/demo/annotations/cc3m_demo.json --out data/demo/entities.txt
+#   python tools/train.py configs/demo/pretrain.py
+_base_ = [
+    '../_base_/models/demo_prompter.py',
+    '../_base_/datasets/demo_webvid.py',
+    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/default_runtime.py',
+]
+tokenizer = dict(path='data/demo/tokenizer')
+model = dict(
+    _delete_=True,
+    type='AlproPretrainer',
+    data_preprocessor=dict(
+        type='AlproPretrainDataPreprocessor',
+        tokenizer=tokenizer,
+        max_length=24,
+        mlm_probability=0.15,
+        pem=dict(patch_size=16, area=(0.3, 0.5), aspect=(0.3, 1 / 0.3))),
+    backbone={{_base_.model.backbone}},
+    text_encoder=dict(
+        type='BertTextFusionEncoder',
+        config=dict(
+            vocab_size=1000,
+            hidden_size=64,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0),
+        fusion_layer=2),
+    prompter=dict(
+        type='EntityPrompter',
+        prompter={{_base_.model}},
+        checkpoint='work_dirs/pretrain_prompter/epoch_60.pth',
+        entity_file='data/demo/entities.txt',
+        tokenizer=tokenizer,
+        max_length=24,
+        threshold=0.2),
+    tasks=('vtc', 'vtm', 'mlm', 'pem'),
+    embed_dim=64)
+
+max_epochs = 30
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-2,
+        by_epoch=True,
+        begin=0,
+        end=2,
+        convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.0,
+        by_epoch=True,
+        begin=2,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+custom_hooks = [
+    dict(type='PromptCacheHook'),
+    dict(type='TrainVisualizationHook', interval=50),
+]
+default_hooks = dict(logger=dict(interval=4))
