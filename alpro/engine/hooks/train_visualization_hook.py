@@ -55,8 +55,8 @@ class TrainVisualizationHook(Hook):
     """Every ``interval`` training iterations, log image panels.
 
     ``train/clips``: the first ``num_samples`` clips of the batch, frames
-    side by side, with their captions. ``train/pem`` (for models with
-    ``pem_predictions``, i.e. ALPRO stage 2 with PEM on): each clip's first
+    side by side, with their captions. ``train/pem`` (for models with an
+    entity ``prompter``, i.e. ALPRO stage 2 with PEM on): each clip's first
     frame with its PEM region outlined, the prompter's top-k entities
     (the pseudo-label) and the model's top-k. Images go to the Runner's
     visualiser, so to TensorBoard with ``TensorboardVisBackend``.
@@ -100,8 +100,8 @@ class TrainVisualizationHook(Hook):
         runner.visualizer.add_image('train/clips', stack_rows(rows), step)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        if not hasattr(model, 'pem_predictions'):
-            return
+        if getattr(model, 'prompter', None) is None:
+            return  # no PEM: no region panel
         with torch.no_grad():
             data = model.data_preprocessor(
                 dict(inputs=clips, data_samples=samples), True)

@@ -1,0 +1,191 @@
+"""AlproPretrainer (ALPRO stage 2) at toy size: every loss, the switches,
+the VTM hard negatives and a few steps that reduce every loss."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from alpro.registry import MODELS
+from alpro.structures import VideoTextDataSample
+
+sys.path.insert(0, str(Path(__file__).parents[1] / 'test_prompters'))
+from tiny_entity_prompter import (prompter_cfg,  # noqa: E402
+                                  save_stage1_checkpoint, write_entities)
+
+ALL = ('vtc', 'vtm', 'mlm', 'pem')
+STEPS = 40
+LR = 3e-3
+
+
+@pytest.fixture(scope='module')
+def stage_one(tokenizer_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('stage1')
+    save_stage1_checkpoint(folder / 'prompter.pth', tokenizer_dir)
+    return folder / 'prompter.pth', write_entities(folder / 'entities.txt')
+
+
+def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
+    checkpoint, entities = stage_one
+    model = MODELS.build(
+        dict(
+            type='AlproPretrainer',
+            data_preprocessor=dict(
+                type='AlproPretrainDataPreprocessor',
+                tokenizer=dict(path=str(tokenizer_dir)),
+                max_length=8,
+                mlm_probability=0.3,
+                pem=dict(patch_size=8)),
+            backbone=dict(
+                type='TimeSformer',
+                arch='tiny',
+                img_size=32,
+                patch_size=8,
+                num_frames=2,
+                drop_path_rate=0.0),
+            text_encoder=dict(
+                type='BertTextFusionEncoder',
+                config=dict(
+                    vocab_size=64,
+                    hidden_size=32,
+                    num_hidden_layers=4,
+                    num_attention_heads=2,
+                    intermediate_size=64,
+                    max_position_embeddings=32,
+                    hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0,
+                    # BERT's 0.02 makes every caption's [CLS] alike at
+                    # first; a wider init lets VTC start within a few steps
+                    initializer_range=0.1),
+                fusion_layer=2),
+            prompter=dict(
+                type='EntityPrompter',
+                prompter=prompter_cfg(tokenizer_dir),
+                checkpoint=str(checkpoint),
+                entity_file=str(entities),
+                tokenizer=dict(path=str(tokenizer_dir)),
+                max_length=8,
+                # the random tiny prompter scores all entities alike; a low
+                # temperature gives pseudo-labels that can be learnt
+                temperature=0.01,
+                threshold=0.0),
+            tasks=tasks,
+            embed_dim=16,
+            **kwargs))
+    model.init_weights()
+    if 'pem' in tasks:
+        model.prompter.build_cache()
+    return model
+
+
+def batch(size=6, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    words = ['red circle moves left', 'blue square moves up',
+             'green circle on the background', 'the square moves right']
+    samples = []
+    for i in range(size):
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
+        sample.text = words[i % len(words)]
+        samples.append(sample)
+    clips = [
+        torch.randint(0, 256, (2, 3, 32, 32),
+                      dtype=torch.uint8,
+                      generator=generator) for _ in range(size)
+    ]
+    return dict(inputs=clips, data_samples=samples)
+
+
+def test_every_loss_is_finite_and_logged(tokenizer_dir, stage_one):
+    torch.manual_seed(0)
+    model = build(tokenizer_dir, stage_one)
+    out = model(**model.data_preprocessor(batch(), True), mode='loss')
+    for key in ('loss_vtc', 'loss_vtm', 'loss_mlm', 'loss_pem', 'vtm_acc',
+                'mlm_acc', 'temperature', 'pem_kept', 'pem_entropy'):
+        assert key in out and torch.isfinite(out[key]), key
+    assert 0 <= float(out['pem_kept']) <= 1
+    assert model.mlm_head.decoder_weight is \
+        model.text_encoder.bert.embeddings.word_embeddings.weight
+
+
+@pytest.mark.parametrize('tasks', [('vtc', ), ('vtc', 'vtm', 'mlm'),
+                                   ('mlm', ), ('vtm', 'pem')])
+def test_each_task_switches(tokenizer_dir, stage_one, tasks):
+    model = build(tokenizer_dir, stage_one, tasks=tasks)
+    out = model(**model.data_preprocessor(batch(), True), mode='loss')
+    losses = {k for k in out if k.startswith('loss_')}
+    assert losses == {f'loss_{t}' for t in tasks}
+    for task, head in (('vtm', 'vtm_head'), ('mlm', 'mlm_head'),
+                       ('pem', 'pem_head')):
+        assert hasattr(model, head) == (task in tasks)
+    assert hasattr(model, 'prompter') == ('pem' in tasks)
+
+
+def test_loss_weights_scale_losses(tokenizer_dir, stage_one):
+    torch.manual_seed(0)
+    plain = build(tokenizer_dir, stage_one, tasks=('vtc', ))
+    data = plain.data_preprocessor(batch(), True)
+    weighted = build(
+        tokenizer_dir, stage_one, tasks=('vtc', ),
+        loss_weights=dict(vtc=0.25))
+    weighted.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(
+        weighted(**data, mode='loss')['loss_vtc'],
+        0.25 * plain(**data, mode='loss')['loss_vtc'])
+
+
+def test_unknown_task_is_refused(tokenizer_dir, stage_one):
+    with pytest.raises(ValueError, match='tasks must be'):
+        build(tokenizer_dir, stage_one, tasks=('vtc', 'itm'))
+
+
+def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
+                                           monkeypatch):
+    model = build(tokenizer_dir, stage_one, tasks=('vtc', 'vtm'))
+    torch.manual_seed(0)
+    size = 5
+    # one rank: logits (B, B); a strongly preferred positive must still
+    # never be drawn
+    sim = torch.randn(size, size) + 50 * torch.eye(size)
+    for _ in range(50):
+        neg_text, neg_video = model.hard_negatives(sim, sim.t())
+        assert (neg_text != torch.arange(size)).all()
+        assert (neg_video != torch.arange(size)).all()
+    # rank 1 of 2: logits (B, 2B), this rank's block at columns B..2B-1;
+    # negatives are local indices and never the positive
+    offset = torch.arange(size, 2 * size)
+    monkeypatch.setattr(model.vtc_loss, 'positive_index',
+                        lambda batch, device=None: offset)
+    wide = torch.randn(size, 2 * size)
+    wide[:, :size] += 100  # the other rank's columns must not be used
+    wide[torch.arange(size), offset] += 50
+    for _ in range(50):
+        neg_text, neg_video = model.hard_negatives(wide, wide)
+        assert ((0 <= neg_text) & (neg_text < size)).all()
+        assert (neg_text != torch.arange(size)).all()
+        assert (neg_video != torch.arange(size)).all()
+
+
+def test_a_few_steps_reduce_every_loss(tokenizer_dir, stage_one):
+    torch.manual_seed(0)
+    model = build(tokenizer_dir, stage_one)
+    # a random tiny BERT embeds every entity prompt alike (uniform
+    # pseudo-labels, nothing to learn); spread the cached entity embeddings
+    # so that PEM has targets that depend on the region
+    table = model.prompter.video_entity_embeds
+    spread = torch.nn.functional.normalize(
+        torch.randn(table.shape, generator=torch.Generator().manual_seed(1)),
+        dim=-1)
+    table.copy_(spread)
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=LR))
+    data = batch()
+    history = {t: [] for t in ALL}
+    for _ in range(STEPS):
+        log_vars = model.train_step(data, wrapper)
+        for task in ALL:
+            history[task].append(float(log_vars[f'loss_{task}']))
+    for task, values in history.items():
+        first, last = sum(values[:3]) / 3, sum(values[-3:]) / 3
+        assert last < 0.95 * first, (task, values)
+    # the frozen prompter did not move
+    assert not any(p.requires_grad for p in model.prompter.parameters())
