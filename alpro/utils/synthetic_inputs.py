@@ -1,14 +1,18 @@
-"""Random weights and inputs of a config's shapes, for FLOP counts and
-speed benchmarks, which need no checkpoint, tokenizer or data on disk."""
+"""Random weights and random batches of a config's shapes, for FLOP counts
+and speed benchmarks, which need no checkpoint, tokenizer or data on disk.
+"""
 import copy
-from typing import Dict, Tuple
+from pathlib import Path
+from typing import Dict, List, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
 
+from alpro.structures import VideoTextDataSample
+
 __all__ = [
-    'BERT_BASE_UNCASED', 'clip_shape', 'random_weights_model_cfg',
-    'synthetic_inputs'
+    'BERT_BASE_UNCASED', 'clip_shape', 'num_words', 'offline_model_cfg',
+    'synthetic_batch', 'write_synthetic_assets'
 ]
 
 #: bert-base-uncased's architecture (its config.json), for building it
@@ -23,18 +27,65 @@ BERT_BASE_UNCASED = dict(
     type_vocab_size=2)
 
 
-def random_weights_model_cfg(cfg: Config) -> ConfigDict:
-    """A copy of ``cfg.model`` that builds without files: no ``pretrained``
-    weights, BERT-base's architecture where only a BERT folder was named,
-    and MMEngine's plain data preprocessor (no tokenizer)."""
-    model = copy.deepcopy(cfg.model)
-    model.pop('data_preprocessor', None)
-    for part in ('backbone', 'text_encoder'):
-        if part in model and model[part].get('pretrained'):
-            if part == 'text_encoder' and not model[part].get('config'):
-                model[part]['config'] = dict(BERT_BASE_UNCASED)
-            model[part]['pretrained'] = None
-    return model
+def num_words(cfg: Config) -> int:
+    """How many made-up words the text encoder of ``cfg`` can embed (at
+    most 2000, the 5 special tokens aside)."""
+    config = cfg.model.text_encoder.get('config') or BERT_BASE_UNCASED
+    return min(2000, config.get('vocab_size', 30522) - 5)
+
+
+def write_synthetic_assets(folder: str,
+                           cfg: Config,
+                           num_entities: int = 1000) -> Tuple[str, str]:
+    """A real fast tokenizer over made-up words (``w0``, ``w1``, ...) that
+    ``cfg``'s text encoder can embed, and an entity file of the first
+    ``num_entities`` of them (fewer if there are fewer words).
+
+    Returns:
+        ``(tokenizer_dir, entity_file)``.
+    """
+    from transformers import BertTokenizerFast
+    folder = Path(folder)
+    words = [f'w{i}' for i in range(num_words(cfg))]
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *words]
+    tokenizer_dir = folder / 'tokenizer'
+    BertTokenizerFast(vocab={
+        w: i
+        for i, w in enumerate(vocab)
+    }).save_pretrained(tokenizer_dir)
+    entity_file = folder / 'entities.txt'
+    entity_file.write_text('\n'.join(words[:num_entities]) + '\n')
+    return str(tokenizer_dir), str(entity_file)
+
+
+def offline_model_cfg(cfg: Config, tokenizer_dir: str,
+                      entity_file: str) -> ConfigDict:
+    """A copy of ``cfg.model`` that builds from no file of the config's:
+    random weights (no ``pretrained`` or prompter ``checkpoint``),
+    BERT-base's architecture where only a BERT folder was named, and the
+    synthetic tokenizer and entity file of :func:`write_synthetic_assets`,
+    at every depth (the entity prompter nests a whole stage-1 model)."""
+
+    def strip(node):
+        if isinstance(node, dict):
+            if node.get('pretrained'):
+                if 'Bert' in str(node.get('type')) and not node.get('config'):
+                    node['config'] = dict(BERT_BASE_UNCASED)
+                node['pretrained'] = None
+            if 'checkpoint' in node:
+                node['checkpoint'] = None
+            if 'entity_file' in node:
+                node['entity_file'] = entity_file
+            if isinstance(node.get('tokenizer'), dict):
+                node['tokenizer']['path'] = tokenizer_dir
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                strip(value)
+        return node
+
+    return strip(copy.deepcopy(cfg.model))
 
 
 def clip_shape(cfg: Config) -> Tuple[int, int, int]:
@@ -45,27 +96,26 @@ def clip_shape(cfg: Config) -> Tuple[int, int, int]:
     return backbone.get('num_frames', 4), height, width
 
 
-def synthetic_inputs(cfg: Config,
-                     batch_size: int,
-                     vocab_size: int,
-                     device: str = 'cpu') -> Dict[str, torch.Tensor]:
-    """What the data preprocessor would hand the model, at random.
-
-    Returns:
-        dict: ``video`` ``(B, 3, T, H, W)`` float, ``text_ids`` and
-        ``text_mask`` ``(B, L)`` with ``L`` the preprocessor's
-        ``max_length`` (padding 'max_length', as ALPRO pads).
-    """
+def synthetic_batch(cfg: Config,
+                    batch_size: int,
+                    seed: int = 0) -> Dict[str, List]:
+    """A batch as the dataloader hands it over: uint8 clips ``(T, C, H, W)``
+    and data samples whose captions fill the preprocessor's ``max_length``
+    (ALPRO pads to a fixed length)."""
     frames, height, width = clip_shape(cfg)
     length = cfg.model.data_preprocessor.get('max_length', 40)
-    generator = torch.Generator().manual_seed(0)
-    video = torch.randn(
-        batch_size, 3, frames, height, width, generator=generator)
-    text_ids = torch.randint(
-        1000 if vocab_size > 1000 else 5,
-        vocab_size, (batch_size, length),
-        generator=generator)
-    return dict(
-        video=video.to(device),
-        text_ids=text_ids.to(device),
-        text_mask=torch.ones_like(text_ids).to(device))
+    generator = torch.Generator().manual_seed(seed)
+    clips, samples = [], []
+    for i in range(batch_size):
+        clips.append(
+            torch.randint(
+                0,
+                256, (frames, 3, height, width),
+                dtype=torch.uint8,
+                generator=generator))
+        words = torch.randint(
+            0, num_words(cfg), (length - 2, ), generator=generator)
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
+        sample.text = ' '.join(f'w{w}' for w in words.tolist())
+        samples.append(sample)
+    return dict(inputs=clips, data_samples=samples)

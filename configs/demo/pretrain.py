@@ -13,6 +13,12 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 tokenizer = dict(path='data/demo/tokenizer')
+prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_60.pth'
+# ALPRO starts stage 2 from pre-trained unimodal encoders (ImageNet ViT,
+# BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
+# every caption nearly the same [CLS], which MLM and VTM then keep from
+# separating; so the demo starts its video encoder and text layers from the
+# demo prompter's (the fusion layers start random, as in ALPRO).
 model = dict(
     _delete_=True,
     type='AlproPretrainer',
@@ -22,7 +28,14 @@ model = dict(
         max_length=24,
         mlm_probability=0.15,
         pem=dict(patch_size=16, area=(0.3, 0.5), aspect=(0.3, 1 / 0.3))),
-    backbone={{_base_.model.backbone}},
+    backbone=dict(
+        type='TimeSformer',
+        arch='tiny',
+        img_size=64,
+        patch_size=16,
+        num_frames=4,
+        drop_path_rate=0.0,
+        pretrained=prompter_checkpoint),
     text_encoder=dict(
         type='BertTextFusionEncoder',
         config=dict(
@@ -34,11 +47,15 @@ model = dict(
             max_position_embeddings=64,
             hidden_dropout_prob=0.0,
             attention_probs_dropout_prob=0.0),
-        fusion_layer=2),
+        fusion_layer=2,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=prompter_checkpoint,
+            prefix='text_encoder.')),
     prompter=dict(
         type='EntityPrompter',
         prompter={{_base_.model}},
-        checkpoint='work_dirs/pretrain_prompter/epoch_60.pth',
+        checkpoint=prompter_checkpoint,
         entity_file='data/demo/entities.txt',
         tokenizer=tokenizer,
         max_length=24,

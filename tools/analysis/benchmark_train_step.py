@@ -4,9 +4,11 @@ Usage:
   python tools/analysis/benchmark_train_step.py CONFIG [--batch-size B]
       [--amp] [--iters N] [--warmup W] [--peak-tflops P] [--cfg-options ...]
 
-Random weights and random inputs of the config's shapes (no files read:
-``random_weights_model_cfg``), the config's optimiser and optim wrapper
-built as the Runner builds them (``--amp``: bf16 autocast, as
+Random weights and a random batch of the config's shapes (no files read:
+``offline_model_cfg``), stepped as the Runner steps it: ``model.train_step``
+(the data preprocessor on the device: normalisation, tokenisation and, for
+ALPRO stage 2, MLM masks and PEM regions; forward; backward; the config's
+optimiser and optim wrapper; ``--amp``: bf16 autocast, as
 ``tools/train.py --amp``). Prints samples/s, seconds per step, peak memory and,
 with ``--peak-tflops``, the model FLOPs utilisation (MFU): FLOPs of one
 step (counted by ``torch.utils.flop_counter`` over forward and backward)
@@ -14,6 +16,7 @@ x steps/s / peak.
 """
 import argparse
 import copy
+import tempfile
 import time
 from typing import Optional
 
@@ -25,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from alpro.registry import MODELS
 from alpro.utils import register_all_modules
 from alpro.utils.cli import use_bf16
-from alpro.utils.synthetic_inputs import (random_weights_model_cfg,
-                                          synthetic_inputs)
+from alpro.utils.synthetic_inputs import (offline_model_cfg, synthetic_batch,
+                                          write_synthetic_assets)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,8 +64,9 @@ def optim_wrapper_cfg(cfg: Config, amp: bool, device: str) -> dict:
     return wrapper
 
 
-def step_flops(model, inputs) -> int:
+def step_flops(model, batch: dict) -> int:
     """FLOPs of one forward + backward (2 per multiply-add)."""
+    inputs = model.data_preprocessor(batch, True)['inputs']
     counter = FlopCounterMode(display=False)
     with counter:
         losses = model(inputs, mode='loss')
@@ -95,20 +99,23 @@ def benchmark(cfg: Config,
               device: str,
               profile_path: Optional[str] = None) -> dict:
     register_all_modules()
-    model = MODELS.build(random_weights_model_cfg(cfg)).to(device)
+    with tempfile.TemporaryDirectory() as folder:
+        model = MODELS.build(
+            offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
+        model.init_weights()
+        model.to(device)
+        for module in model.modules():
+            if hasattr(module, 'build_cache'):
+                module.build_cache()  # the entity prompter's prompts
     model.train()
-    vocab_size = model.text_encoder.bert.config.vocab_size
-    inputs = synthetic_inputs(cfg, batch_size, vocab_size, device)
+    batch = synthetic_batch(cfg, batch_size)
     optim_wrapper = build_optim_wrapper(model,
                                         optim_wrapper_cfg(cfg, amp, device))
-    flops = step_flops(model, inputs)
+    flops = step_flops(model, batch)
     cuda = device.startswith('cuda')
 
     def step():
-        with optim_wrapper.optim_context(model):
-            losses = model(inputs, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        optim_wrapper.update_params(loss)
+        model.train_step(batch, optim_wrapper)
 
     for _ in range(warmup):
         step()

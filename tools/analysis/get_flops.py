@@ -4,14 +4,15 @@ Usage: python tools/analysis/get_flops.py CONFIG [--batch-size B]
            [--cfg-options k=v ...]
 
 The model is built from the config with random weights (no checkpoint,
-tokenizer or data is read: ``random_weights_model_cfg``) and run in
-``mode='loss'`` on random inputs of the config's shapes. fvcore counts one
+tokenizer or data is read: ``offline_model_cfg``) and run in ``mode='loss'``
+on a random batch of the config's shapes, through its data preprocessor. fvcore counts one
 multiply-add as one "flop"; the line printed gives those GMACs and
 GFLOPs = 2 x GMACs. Attention through
 ``scaled_dot_product_attention``, which fvcore does not know, is counted by
 the handle below.
 """
 import argparse
+import tempfile
 from typing import Any, List
 
 import torch
@@ -21,21 +22,21 @@ from torch import nn
 
 from alpro.registry import MODELS
 from alpro.utils import register_all_modules
-from alpro.utils.synthetic_inputs import (random_weights_model_cfg,
-                                          synthetic_inputs)
+from alpro.utils.synthetic_inputs import (offline_model_cfg, synthetic_batch,
+                                          write_synthetic_assets)
 
 
 class TrainForward(nn.Module):
-    """``model(inputs, mode='loss')`` summed, as a traceable module."""
+    """``model(inputs, mode='loss')`` summed, as a traceable module over the
+    tensors of ``inputs`` in ``keys`` order."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, keys: List[str]) -> None:
         super().__init__()
         self.model = model
+        self.keys = keys
 
-    def forward(self, video, text_ids, text_mask) -> torch.Tensor:
-        losses = self.model(
-            dict(video=video, text_ids=text_ids, text_mask=text_mask),
-            mode='loss')
+    def forward(self, *tensors) -> torch.Tensor:
+        losses = self.model(dict(zip(self.keys, tensors)), mode='loss')
         return sum(v for k, v in losses.items() if 'loss' in k)
 
 
@@ -53,16 +54,24 @@ def sdpa_macs(inputs: List[Any], outputs: List[Any]) -> int:
 def count_flops(cfg: Config, batch_size: int = 1) -> dict:
     """GMACs and GFLOPs per sample of the training forward."""
     register_all_modules()
-    model = MODELS.build(random_weights_model_cfg(cfg))
-    model.train()
-    vocab_size = model.text_encoder.bert.config.vocab_size
-    inputs = synthetic_inputs(cfg, batch_size, vocab_size)
+    with tempfile.TemporaryDirectory() as folder:
+        model = MODELS.build(
+            offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
+        model.init_weights()
+        for module in model.modules():
+            if hasattr(module, 'build_cache'):
+                module.build_cache()
+        model.train()
+        # batch 2 at least: VTM draws its hard negatives among the others
+        batch = max(batch_size, 2)
+        inputs = model.data_preprocessor(synthetic_batch(cfg, batch),
+                                         True)['inputs']
+    keys = sorted(inputs)
     analysis = FlopCountAnalysis(
-        TrainForward(model),
-        (inputs['video'], inputs['text_ids'], inputs['text_mask']))
+        TrainForward(model, keys), tuple(inputs[k] for k in keys))
     analysis.set_op_handle('aten::scaled_dot_product_attention', sdpa_macs)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    macs = analysis.total() / batch_size
+    macs = analysis.total() / batch
     return dict(
         gmacs=macs / 1e9,
         gflops=2 * macs / 1e9,

@@ -33,28 +33,46 @@ run() {  # name, command...
   [ $status -eq 0 ] || echo "   (exit $status, see $OUT/$name.txt)" | tee -a "$OUT/log.txt"
 }
 
-PROMPTER=configs/alpro/pretrain_prompter_webvid.py
 BENCH=tools/analysis/benchmark_train_step.py
-run flops_prompter python3 tools/analysis/get_flops.py "$PROMPTER"
-for batch in 16 64; do
-  run "prompter_b${batch}_fp32" python3 $BENCH "$PROMPTER" \
-    --batch-size "$batch" --iters 10 --warmup 3 --peak-tflops "$PEAK"
-  run "prompter_b${batch}_bf16" python3 $BENCH "$PROMPTER" \
-    --batch-size "$batch" --amp --iters 20 --warmup 5 --peak-tflops "$PEAK"
-done
-# the same step with MMEngine's defaults (AmpOptimWrapper with its grad
-# scaler, one parameter group per tensor, unfused AdamW), for comparison
-run prompter_b16_bf16_mmengine_defaults python3 $BENCH "$PROMPTER" \
-  --batch-size 16 --amp --iters 20 --warmup 5 --peak-tflops "$PEAK" \
-  --cfg-options optim_wrapper.type=OptimWrapper \
-  optim_wrapper.constructor=DefaultOptimWrapperConstructor \
-  optim_wrapper.paramwise_cfg.norm_decay_mult=0.0 \
-  optim_wrapper.paramwise_cfg.bias_decay_mult=0.0 \
-  optim_wrapper.optimizer.fused=False
-run prompter_b16_bf16_profile python3 $BENCH "$PROMPTER" \
-  --batch-size 16 --amp --iters 5 --warmup 3 --profile "$OUT/profile_b16_bf16.txt"
+
+prompter_rows() {  # ALPRO stage 1 (the prompter)
+  local cfg=configs/alpro/pretrain_prompter_webvid.py
+  run flops_prompter python3 tools/analysis/get_flops.py "$cfg"
+  for batch in 16 64; do
+    run "prompter_b${batch}_fp32" python3 $BENCH "$cfg" \
+      --batch-size "$batch" --iters 10 --warmup 3 --peak-tflops "$PEAK"
+    run "prompter_b${batch}_bf16" python3 $BENCH "$cfg" \
+      --batch-size "$batch" --amp --iters 20 --warmup 5 --peak-tflops "$PEAK"
+  done
+  # the same step with MMEngine's defaults (AmpOptimWrapper with its grad
+  # scaler, one parameter group per tensor, unfused AdamW), for comparison
+  run prompter_b16_bf16_mmengine_defaults python3 $BENCH "$cfg" \
+    --batch-size 16 --amp --iters 20 --warmup 5 --peak-tflops "$PEAK" \
+    --cfg-options optim_wrapper.type=OptimWrapper \
+    optim_wrapper.constructor=DefaultOptimWrapperConstructor \
+    optim_wrapper.paramwise_cfg.norm_decay_mult=0.0 \
+    optim_wrapper.paramwise_cfg.bias_decay_mult=0.0 \
+    optim_wrapper.optimizer.fused=False
+}
+
+alpro_rows() {  # ALPRO stage 2: VTC + VTM + MLM + PEM with the prompter
+  local cfg=configs/alpro/pretrain_webvid.py
+  run flops_alpro python3 tools/analysis/get_flops.py "$cfg"
+  run alpro_b16_bf16 python3 $BENCH "$cfg" --batch-size 16 --amp \
+    --iters 20 --warmup 5 --peak-tflops "$PEAK" \
+    --profile "$OUT/profile_alpro_b16_bf16.txt"
+  run alpro_b16_fp32 python3 $BENCH "$cfg" --batch-size 16 \
+    --iters 10 --warmup 3 --peak-tflops "$PEAK"
+}
+
+# ONLY=prompter or ONLY=alpro measures one part (to fit a short budget)
+case "${ONLY:-all}" in
+  prompter) prompter_rows ;;
+  alpro) alpro_rows ;;
+  *) prompter_rows; alpro_rows ;;
+esac
 
 echo
 echo "== summary"
-summary=$(grep -h "samples/s\|GFLOPs" "$OUT"/flops_*.txt "$OUT"/prompter_*.txt)
+summary=$(grep -h "samples/s\|GFLOPs" "$OUT"/flops_*.txt "$OUT"/*_b*.txt)
 echo "$summary" | tee "$OUT/summary.txt"

@@ -11,8 +11,8 @@ from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'test_prompters'))
-from tiny_entity_prompter import (prompter_cfg,  # noqa: E402
-                                  save_stage1_checkpoint, write_entities)
+from tiny_entity_prompter import prompter_cfg  # noqa: E402
+from tiny_entity_prompter import save_stage1_checkpoint, write_entities
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
@@ -81,17 +81,19 @@ def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
 
 def batch(size=6, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    words = ['red circle moves left', 'blue square moves up',
-             'green circle on the background', 'the square moves right']
+    words = [
+        'red circle moves left', 'blue square moves up',
+        'green circle on the background', 'the square moves right'
+    ]
     samples = []
     for i in range(size):
         sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
         sample.text = words[i % len(words)]
         samples.append(sample)
     clips = [
-        torch.randint(0, 256, (2, 3, 32, 32),
-                      dtype=torch.uint8,
-                      generator=generator) for _ in range(size)
+        torch.randint(
+            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        for _ in range(size)
     ]
     return dict(inputs=clips, data_samples=samples)
 
@@ -108,15 +110,15 @@ def test_every_loss_is_finite_and_logged(tokenizer_dir, stage_one):
         model.text_encoder.bert.embeddings.word_embeddings.weight
 
 
-@pytest.mark.parametrize('tasks', [('vtc', ), ('vtc', 'vtm', 'mlm'),
-                                   ('mlm', ), ('vtm', 'pem')])
+@pytest.mark.parametrize('tasks', [('vtc', ), ('vtc', 'vtm', 'mlm'), ('mlm', ),
+                                   ('vtm', 'pem')])
 def test_each_task_switches(tokenizer_dir, stage_one, tasks):
     model = build(tokenizer_dir, stage_one, tasks=tasks)
     out = model(**model.data_preprocessor(batch(), True), mode='loss')
     losses = {k for k in out if k.startswith('loss_')}
     assert losses == {f'loss_{t}' for t in tasks}
-    for task, head in (('vtm', 'vtm_head'), ('mlm', 'mlm_head'),
-                       ('pem', 'pem_head')):
+    for task, head in (('vtm', 'vtm_head'), ('mlm', 'mlm_head'), ('pem',
+                                                                  'pem_head')):
         assert hasattr(model, head) == (task in tasks)
     assert hasattr(model, 'prompter') == ('pem' in tasks)
 
@@ -126,8 +128,7 @@ def test_loss_weights_scale_losses(tokenizer_dir, stage_one):
     plain = build(tokenizer_dir, stage_one, tasks=('vtc', ))
     data = plain.data_preprocessor(batch(), True)
     weighted = build(
-        tokenizer_dir, stage_one, tasks=('vtc', ),
-        loss_weights=dict(vtc=0.25))
+        tokenizer_dir, stage_one, tasks=('vtc', ), loss_weights=dict(vtc=0.25))
     weighted.load_state_dict(plain.state_dict())
     torch.testing.assert_close(
         weighted(**data, mode='loss')['loss_vtc'],
@@ -154,8 +155,8 @@ def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
     # rank 1 of 2: logits (B, 2B), this rank's block at columns B..2B-1;
     # negatives are local indices and never the positive
     offset = torch.arange(size, 2 * size)
-    monkeypatch.setattr(model.vtc_loss, 'positive_index',
-                        lambda batch, device=None: offset)
+    monkeypatch.setattr(
+        model.vtc_loss, 'positive_index', lambda batch, device=None: offset)
     wide = torch.randn(size, 2 * size)
     wide[:, :size] += 100  # the other rank's columns must not be used
     wide[torch.arange(size), offset] += 50
