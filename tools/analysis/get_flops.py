@@ -5,9 +5,9 @@ Usage: python tools/analysis/get_flops.py CONFIG [--batch-size B]
 
 The model is built from the config with random weights (no checkpoint,
 tokenizer or data is read: ``offline_model_cfg``) and run in ``mode='loss'``
-on a random batch of the config's shapes, through its data preprocessor. fvcore counts one
-multiply-add as one "flop"; the line printed gives those GMACs and
-GFLOPs = 2 x GMACs. Attention through
+on a random batch of the config's shapes, through its data preprocessor.
+fvcore counts one multiply-add as one "flop"; the line printed gives those
+GMACs and GFLOPs = 2 x GMACs. Attention through
 ``scaled_dot_product_attention``, which fvcore does not know, is counted by
 the handle below.
 """
