@@ -11,8 +11,8 @@ from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'test_prompters'))
-from tiny_entity_prompter import (  # noqa: E402  (the path above)
-    prompter_cfg, save_stage1_checkpoint, write_entities)
+from tiny_entity_prompter import (prompter_cfg,  # noqa: E402  (the path above)
+                                  save_stage1_checkpoint, write_entities)
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
