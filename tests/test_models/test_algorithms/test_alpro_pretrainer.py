@@ -1,18 +1,14 @@
 """AlproPretrainer (ALPRO stage 2) at toy size: every loss, the switches,
 the VTM hard negatives and a few steps that reduce every loss."""
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
+# tests/ is on sys.path (its conftest); the helper is a namespace module
+from test_models.test_prompters.tiny_entity_prompter import (
+    prompter_cfg, save_stage1_checkpoint, write_entities)
 
 from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
-
-sys.path.insert(0, str(Path(__file__).parents[1] / 'test_prompters'))
-from tiny_entity_prompter import (prompter_cfg,  # noqa: E402  (the path above)
-                                  save_stage1_checkpoint, write_entities)
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
