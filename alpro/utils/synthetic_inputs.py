@@ -61,7 +61,8 @@ def write_synthetic_assets(folder: str,
 def offline_model_cfg(cfg: Config, tokenizer_dir: str,
                       entity_file: str) -> ConfigDict:
     """A copy of ``cfg.model`` that builds from no file of the config's:
-    random weights (no ``pretrained`` or prompter ``checkpoint``),
+    random weights (no ``pretrained``, prompter ``checkpoint`` or
+    ``Pretrained`` init_cfg),
     BERT-base's architecture where only a BERT folder was named, and the
     synthetic tokenizer and entity file of :func:`write_synthetic_assets`,
     at every depth (the entity prompter nests a whole stage-1 model)."""
@@ -72,8 +73,12 @@ def offline_model_cfg(cfg: Config, tokenizer_dir: str,
                 if 'Bert' in str(node.get('type')) and not node.get('config'):
                     node['config'] = dict(BERT_BASE_UNCASED)
                 node['pretrained'] = None
-            if 'checkpoint' in node:
+            if 'checkpoint' in node and 'Prompter' in str(node.get('type')):
                 node['checkpoint'] = None
+            init_cfg = node.get('init_cfg')
+            if isinstance(init_cfg,
+                          dict) and init_cfg.get('type') == 'Pretrained':
+                node.pop('init_cfg')
             if 'entity_file' in node:
                 node['entity_file'] = entity_file
             if isinstance(node.get('tokenizer'), dict):
