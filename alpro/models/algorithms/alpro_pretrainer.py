@@ -156,17 +156,12 @@ class AlproPretrainer(BaseModel):
             neg_video = torch.multinomial(weights_t2v, 1).squeeze(1)
         return neg_text, neg_video
 
-    def vtm(self, video_tokens, text_tokens, text_mask, fused_cls, sim_v2t,
-            sim_t2v) -> Dict[str, torch.Tensor]:
-        """VTM loss and accuracy over B positives and 2B hard negatives."""
-        neg_text, neg_video = self.hard_negatives(sim_v2t, sim_t2v)
-        neg_text_tokens = torch.cat([text_tokens, text_tokens[neg_text]])
-        neg_text_mask = torch.cat([text_mask, text_mask[neg_text]])
-        neg_video_tokens = torch.cat([video_tokens[neg_video], video_tokens])
-        fused_neg = self.text_encoder.fuse(neg_text_tokens, neg_text_mask,
-                                           neg_video_tokens)
-        logits = self.vtm_head(torch.cat([fused_cls, fused_neg[:, 0]]))
-        batch = text_tokens.size(0)
+    def vtm(self, fused_pos_cls: torch.Tensor,
+            fused_neg_cls: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """VTM loss and accuracy from the fusion [CLS] of the B positives
+        ``(B, D)`` and the 2B hard negatives ``(2B, D)``."""
+        logits = self.vtm_head(torch.cat([fused_pos_cls, fused_neg_cls]))
+        batch = fused_pos_cls.size(0)
         labels = torch.cat([
             torch.ones(batch, dtype=torch.long, device=logits.device),
             torch.zeros(2 * batch, dtype=torch.long, device=logits.device)
@@ -175,14 +170,12 @@ class AlproPretrainer(BaseModel):
             loss_vtm=F.cross_entropy(logits.float(), labels),
             vtm_acc=(logits.argmax(-1) == labels).float().mean())
 
-    def mlm(self, inputs, video_tokens) -> Dict[str, torch.Tensor]:
-        """MLM loss and accuracy on the masked captions."""
-        mask = inputs['text_mask']
-        text_tokens = self.text_encoder.encode_text(inputs['mlm_text_ids'],
-                                                    mask)
-        fused = self.text_encoder.fuse(text_tokens, mask, video_tokens)
-        logits = self.mlm_head(fused[:, :mask.size(1)]).float()
-        labels = inputs['mlm_labels']
+    def mlm(self, fused_text: torch.Tensor,
+            labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """MLM loss and accuracy from the fusion outputs of the masked
+        captions' text part ``(B, L, D)``; ``labels`` ``(B, L)``, -100 where
+        nothing is predicted."""
+        logits = self.mlm_head(fused_text).float()
         chosen = labels != -100
         correct = (logits.argmax(-1) == labels) & chosen
         return dict(
@@ -216,26 +209,57 @@ class AlproPretrainer(BaseModel):
 
     # -- the BaseModel interface --------------------------------------------
     def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Every switched-on task's weighted loss plus what is logged."""
-        video_tokens, text_tokens, video_feat, text_feat = self.encode(inputs)
-        text_mask = inputs['text_mask']
+        """Every switched-on task's weighted loss plus what is logged.
+
+        The caption and its MLM-masked copy go through the text layers in
+        one batch, and every pair the tasks fuse (B positives for VTM and
+        PEM, 2B hard negatives, B masked captions) goes through the fusion
+        layers in one batch: the same arithmetic as separate passes, a
+        third of the kernel launches.
+        """
+        text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
+        batch, length = text_ids.shape
+        mlm = 'mlm' in self.tasks
+        video_raw = self.backbone(inputs['video'])
+        text_all = self.text_encoder.encode_text(
+            torch.cat([text_ids, inputs['mlm_text_ids']]) if mlm else text_ids,
+            torch.cat([text_mask, text_mask]) if mlm else text_mask)
+        text_tokens = text_all[:batch]
+        video_feat = F.normalize(self.vision_proj(video_raw[:, 0]), dim=-1)
+        text_feat = F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
+        video_tokens = self.video_to_text(video_raw)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
         if 'vtc' in self.tasks:
             out['loss_vtc'] = self.vtc_loss.loss_from_similarity(
                 sim_v2t, sim_t2v)
-        fused = None
-        if 'vtm' in self.tasks or 'pem' in self.tasks:
-            fused = self.text_encoder.fuse(text_tokens, text_mask,
-                                           video_tokens)
-        if 'vtm' in self.tasks and video_feat.size(0) > 1:
+
+        # (text, mask, video) of every pair to fuse, in one batch
+        vtm = 'vtm' in self.tasks and batch > 1
+        pairs = []
+        if vtm or 'pem' in self.tasks:
+            pairs.append((text_tokens, text_mask, video_tokens))
+        if vtm:
+            neg_text, neg_video = self.hard_negatives(sim_v2t, sim_t2v)
+            pairs.append((text_tokens, text_mask, video_tokens[neg_video]))
+            pairs.append(
+                (text_tokens[neg_text], text_mask[neg_text], video_tokens))
+        if mlm:
+            pairs.append((text_all[batch:], text_mask, video_tokens))
+        if pairs:
+            fused = self.text_encoder.fuse(*(torch.cat(part)
+                                             for part in zip(*pairs)))
+            fused = list(fused.split(batch))
+        if vtm or 'pem' in self.tasks:
+            positives = fused.pop(0)
+        if vtm:
+            negatives = torch.cat([fused.pop(0), fused.pop(0)])
+            out.update(self.vtm(positives[:, 0], negatives[:, 0]))
+        if mlm:
             out.update(
-                self.vtm(video_tokens, text_tokens, text_mask, fused[:, 0],
-                         sim_v2t, sim_t2v))
-        if 'mlm' in self.tasks:
-            out.update(self.mlm(inputs, video_tokens))
+                self.mlm(fused.pop(0)[:, :length], inputs['mlm_labels']))
         if 'pem' in self.tasks:
-            out.update(self.pem(inputs, fused))
+            out.update(self.pem(inputs, positives))
         for task in TASKS:
             if f'loss_{task}' in out:
                 out[f'loss_{task}'] = out[f'loss_{task}'] * \

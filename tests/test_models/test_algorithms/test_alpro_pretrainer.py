@@ -186,3 +186,37 @@ def test_a_few_steps_reduce_every_loss(tokenizer_dir, stage_one):
         assert last < 0.95 * first, (task, values)
     # the frozen prompter did not move
     assert not any(p.requires_grad for p in model.prompter.parameters())
+
+
+def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
+                                                 monkeypatch):
+    torch.manual_seed(0)
+    model = build(tokenizer_dir, stage_one).eval()
+    inputs = model.data_preprocessor(batch(), True)['inputs']
+    size = inputs['text_ids'].size(0)
+    neg_text = torch.roll(torch.arange(size), 1)
+    neg_video = torch.roll(torch.arange(size), 2)
+    monkeypatch.setattr(model, 'hard_negatives', lambda *args:
+                        (neg_text, neg_video))
+    pseudo = model.prompter.pseudo_labels(inputs['pem_crop'],
+                                          inputs['is_image'])
+    monkeypatch.setattr(model.prompter, 'pseudo_labels', lambda *args: pseudo)
+    with torch.no_grad():
+        batched = model.loss(inputs)
+        # the reference: one encoder or fusion call per use
+        video, text, _, _ = model.encode(inputs)
+        mask = inputs['text_mask']
+        encoder = model.text_encoder
+        positives = encoder.fuse(text, mask, video)
+        negatives = torch.cat([
+            encoder.fuse(text, mask, video[neg_video]),
+            encoder.fuse(text[neg_text], mask[neg_text], video)
+        ])
+        masked = encoder.encode_text(inputs['mlm_text_ids'], mask)
+        fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
+        reference = dict(**model.vtm(positives[:, 0], negatives[:, 0]),
+                         **model.mlm(fused_mlm, inputs['mlm_labels']),
+                         **model.pem(inputs, positives))
+    for key, value in reference.items():
+        torch.testing.assert_close(
+            batched[key], value, atol=1e-5, rtol=1e-5, msg=key)
