@@ -10,7 +10,7 @@ from torch import nn
 from alpro.registry import (BACKBONES, HEADS, LOSSES, MODELS, PROMPTERS,
                             TEXT_ENCODERS)
 from alpro.structures import VideoTextDataSample
-from .prompter_pretrainer import check_vocabulary
+from .prompter_pretrainer import check_vocabulary, embedding_outputs
 
 __all__ = ['AlproPretrainer']
 
@@ -276,16 +276,7 @@ class AlproPretrainer(BaseModel):
         if mode == 'loss':
             return self.loss(inputs)
         _, _, video_feat, text_feat = self.encode(inputs)
-        if mode == 'predict':
-            for sample, video, text in zip(data_samples, video_feat,
-                                           text_feat):
-                sample.video_embed = video
-                sample.text_embed = text
-            return data_samples
-        if mode == 'tensor':
-            return video_feat, text_feat
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', "
-                         f'got {mode!r}')
+        return embedding_outputs(mode, video_feat, text_feat, data_samples)
 
     @torch.no_grad()
     def pem_predictions(

@@ -84,16 +84,24 @@ class PrompterPretrainer(BaseModel):
             return dict(
                 loss_vtc=self.vtc_loss(video_feat, text_feat),
                 temperature=self.vtc_loss.temp.detach())
-        if mode == 'predict':
-            for sample, video, text in zip(data_samples, video_feat,
-                                           text_feat):
-                sample.video_embed = video
-                sample.text_embed = text
-            return data_samples
-        if mode == 'tensor':
-            return video_feat, text_feat
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', "
-                         f'got {mode!r}')
+        return embedding_outputs(mode, video_feat, text_feat, data_samples)
+
+
+def embedding_outputs(mode: str, video_feat: torch.Tensor,
+                      text_feat: torch.Tensor,
+                      data_samples: Optional[List[VideoTextDataSample]]):
+    """The non-loss modes of a dual encoder: ``'predict'`` puts each
+    pair's ``video_embed`` and ``text_embed`` ``(E,)`` on its data sample;
+    ``'tensor'`` returns the two ``(B, E)`` embeddings."""
+    if mode == 'predict':
+        for sample, video, text in zip(data_samples, video_feat, text_feat):
+            sample.video_embed = video
+            sample.text_embed = text
+        return data_samples
+    if mode == 'tensor':
+        return video_feat, text_feat
+    raise ValueError(
+        f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
 
 def check_vocabulary(data_preprocessor: nn.Module,
