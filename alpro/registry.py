@@ -5,7 +5,7 @@ Two kinds (see ``DESIGN.md``):
 * children of MMEngine's roots, because the Runner and MMEngine's
   ``BaseDataset`` build through those: ``MODELS``, ``DATASETS``,
   ``TRANSFORMS``, ``METRICS``, ``HOOKS``, ``VISBACKENDS``, ``MODEL_WRAPPERS``,
-  ``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``;
+  ``LOOPS``, ``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``;
 * parentless roots with scope ``alpro``, one per component kind that an
   algorithm builds itself: ``BACKBONES``, ``TEXT_ENCODERS``, ``HEADS``,
   ``LOSSES``, ``PROMPTERS``. MMEngine 0.10.7 allows one child per scope under
@@ -17,6 +17,7 @@ Every registry imports its ``locations`` lazily, on the first ``get`` or
 from mmengine import registry as mmengine_registry
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -29,7 +30,7 @@ from mmengine.registry import Registry, build_model_from_cfg
 
 __all__ = [
     'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISBACKENDS',
-    'MODEL_WRAPPERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+    'MODEL_WRAPPERS', 'LOOPS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
     'BACKBONES', 'TEXT_ENCODERS', 'HEADS', 'LOSSES', 'PROMPTERS',
     'ALL_REGISTRIES'
 ]
@@ -65,6 +66,8 @@ MODEL_WRAPPERS = Registry(
     parent=MMENGINE_MODEL_WRAPPERS,
     scope=SCOPE,
     locations=['alpro.engine'])
+LOOPS = Registry(
+    'loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['alpro.engine'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
@@ -113,7 +116,7 @@ _PASS_THROUGH = {
         getattr(mmengine_registry, name).name,
         parent=getattr(mmengine_registry, name),
         scope=SCOPE)
-    for name in ('RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'DATA_SAMPLERS',
+    for name in ('RUNNERS', 'RUNNER_CONSTRUCTORS', 'DATA_SAMPLERS',
                  'OPTIMIZERS', 'PARAM_SCHEDULERS', 'VISUALIZERS',
                  'LOG_PROCESSORS', 'EVALUATOR', 'FUNCTIONS',
                  'WEIGHT_INITIALIZERS')
@@ -128,6 +131,7 @@ ALL_REGISTRIES = {
     'HOOKS': HOOKS,
     'VISBACKENDS': VISBACKENDS,
     'MODEL_WRAPPERS': MODEL_WRAPPERS,
+    'LOOPS': LOOPS,
     'OPTIM_WRAPPERS': OPTIM_WRAPPERS,
     'OPTIM_WRAPPER_CONSTRUCTORS': OPTIM_WRAPPER_CONSTRUCTORS,
     'BACKBONES': BACKBONES,

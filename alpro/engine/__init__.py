@@ -4,9 +4,11 @@ from .hooks import (BadSampleHook, PromptCacheHook, SafeCheckpointHook,
 from .model_wrappers import AlproDistributedDataParallel
 from .optimizers import (DecayGroupsOptimWrapperConstructor,
                          SyncFreeOptimWrapper)
+from .runner import RetrievalTestLoop, RetrievalValLoop
 
 __all__ = [
     'AlproDistributedDataParallel', 'BadSampleHook',
-    'DecayGroupsOptimWrapperConstructor', 'PromptCacheHook',
-    'SafeCheckpointHook', 'SyncFreeOptimWrapper', 'TrainVisualizationHook'
+    'DecayGroupsOptimWrapperConstructor', 'RetrievalTestLoop',
+    'RetrievalValLoop', 'PromptCacheHook', 'SafeCheckpointHook',
+    'SyncFreeOptimWrapper', 'TrainVisualizationHook'
 ]

@@ -238,3 +238,124 @@ def test_other_seed_differs(corpus: Path, corpus_seed1: Path):
 def test_rejects_bad_arguments(tmp_path: Path, args: List[str]):
     with pytest.raises(SystemExit):
         mdd.main(['--out', str(tmp_path), *args])
+
+
+# ------------------------------------------------- fine-tuning formats
+
+
+def read_jsonl(path: Path) -> List[dict]:
+    """Records of a JSON-lines file."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_downstream_files_parse_with_readers(corpus: Path):
+    from alpro.datasets import (DiDeMoRetrievalDataset, MSRVTTRetrievalDataset,
+                                VideoQADataset)
+    ann = corpus / 'annotations'
+    prefix = dict(video=str(corpus / 'videos'))
+    meta = json.loads((corpus / 'meta.json').read_text())
+    splits = dict(train='train', val='val', test='val')
+    for split, clip_split in splits.items():
+        dataset = MSRVTTRetrievalDataset(
+            ann_file=str(ann / f'msrvtt_ret/{split}.jsonl'),
+            data_prefix=prefix)
+        assert len(dataset) == meta['counts'][clip_split]
+        rows = read_rows(corpus, clip_split)
+        for i, row in enumerate(rows):
+            info = dataset.get_data_info(i)
+            assert info['text'] == row['name']
+            assert Path(info['video_path']).is_file()
+    for split, clip_split in (('train', 'train'), ('test', 'val')):
+        dataset = DiDeMoRetrievalDataset(
+            ann_file=str(ann / f'didemo_ret/{split}.jsonl'),
+            data_prefix=prefix)
+        assert len(dataset) == meta['counts'][clip_split]
+        for record in read_jsonl(ann / f'didemo_ret/{split}.jsonl'):
+            assert 2 <= len(record['caption']) <= 3
+        assert Path(dataset.get_data_info(0)['video_path']).is_file()
+    vocab = str(ann / 'demo_qa/train_ans2label.json')
+    train = VideoQADataset(
+        ann_file=str(ann / 'demo_qa/train.jsonl'),
+        ans2label_file=vocab,
+        data_prefix=prefix)
+    assert len(train) == 4 * meta['counts']['train']  # none out of vocab
+    counted = VideoQADataset(
+        ann_file=str(ann / 'demo_qa/train.jsonl'), data_prefix=prefix)
+    assert counted.ans2label == train.ans2label
+    test = VideoQADataset(
+        ann_file=str(ann / 'demo_qa/test.jsonl'),
+        ans2label_file=vocab,
+        test_mode=True,
+        data_prefix=prefix)
+    assert len(test) == 4 * meta['counts']['val']
+    for i in range(len(test)):
+        info = test.get_data_info(i)
+        assert Path(info['video_path']).is_file()
+        expected = test.ans2label.get(info['answer'], -1)
+        assert info['answer_label'] == expected
+        # every colour and shape occurs in train
+        if info['answer'] in meta['colours'] or info['answer'] in meta[
+                'shapes']:
+            assert expected >= 0
+
+
+def test_downstream_answers_match_specs(corpus: Path):
+    specs = {
+        f'{spec.page_dir}/{spec.videoid}': spec
+        for spec in mdd.build_clip_specs(0, VIDEOS)
+    }
+    heldout = {tuple(pair) for pair in mdd.heldout_pairs(0)}
+    ann = corpus / 'annotations'
+    for split, clip_split in (('train', 'train'), ('test', 'val')):
+        records = read_jsonl(ann / f'demo_qa/{split}.jsonl')
+        seen = set()
+        for record in records:
+            spec = specs[record['video_id']]
+            assert spec.split == clip_split
+            seen.add(record['video_id'])
+            question = record['question']
+            if question.startswith('what color'):
+                expected, kind = spec.colour, 'what'
+                assert spec.shape in words(question)
+            elif question == 'what shape is moving':
+                expected, kind = spec.shape, 'what'
+            elif question.startswith('which way'):
+                expected, kind = spec.direction, 'where'
+            else:
+                assert question.startswith('what is behind')
+                expected, kind = spec.background, 'what'
+            assert (record['answer'], record['answer_type']) == (expected,
+                                                                 kind)
+        assert len(records) == 4 * len(seen)
+        for record in read_jsonl(ann / f'didemo_ret/{split}.jsonl'):
+            spec = specs[record['clip_name']]
+            assert spec.split == clip_split
+            paragraph = ' '.join(record['caption'])
+            assert spec.colour in words(paragraph)
+            assert spec.shape in words(paragraph)
+            assert any(p in paragraph
+                       for p in mdd.DIRECTION_PHRASES[spec.direction])
+        for msrvtt_split in (['train']
+                             if split == 'train' else ['val', 'test']):
+            for record in read_jsonl(ann / f'msrvtt_ret/{msrvtt_split}.jsonl'):
+                spec = specs[record['clip_name']]
+                assert spec.split == clip_split
+                assert record['caption'] == spec.caption
+                # held-out colour-shape pairs occur only in test files
+                assert ((spec.colour, spec.shape) in heldout) == (
+                    split == 'test')
+    train_answers = [
+        r['answer'] for r in read_jsonl(ann / 'demo_qa/train.jsonl')
+    ]
+    ans2label = json.loads((ann / 'demo_qa/train_ans2label.json').read_text())
+    assert ans2label == mdd.answer_vocab(train_answers)
+    assert sorted(ans2label.values()) == list(range(len(set(train_answers))))
+
+
+def test_downstream_files_are_deterministic(corpus: Path, corpus_again: Path):
+    for name in ('msrvtt_ret/train.jsonl', 'msrvtt_ret/test.jsonl',
+                 'didemo_ret/train.jsonl', 'demo_qa/test.jsonl',
+                 'demo_qa/train_ans2label.json'):
+        assert (corpus / 'annotations' /
+                name).read_bytes() == (corpus_again / 'annotations' /
+                                       name).read_bytes(), name

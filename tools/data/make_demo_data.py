@@ -701,6 +701,129 @@ def write_cc3m_tsv(specs: Sequence[ImageSpec], path: Path) -> None:
             f.write(f'{spec.captions[0]}\t{IMAGE_URL.format(spec.index)}\n')
 
 
+# Downstream (fine-tuning) formats, built from the same clip specs. Each
+# draws from its own seeded stream, so the pre-training outputs above stay
+# byte-identical. Questions carry no question mark, as in MSRVTT-QA, which
+# keeps them free of [UNK] under the caption tokenizer.
+# (template, field of ClipSpec answered, answer_type)
+QA_TEMPLATES = (
+    ('what color is the {shape}', 'colour', 'what'),
+    ('what shape is moving', 'shape', 'what'),
+    ('which way does the {shape} move', 'direction', 'where'),
+    ('what is behind the {shape}', 'background', 'what'),
+)
+
+
+def clip_name(spec: ClipSpec) -> str:
+    """The clip's path stem under ``videos/``: ``{page_dir}/{videoid}``."""
+    return f'{spec.page_dir}/{spec.videoid}'
+
+
+def didemo_paragraph(spec: ClipSpec, seed: int) -> List[str]:
+    """Describe a clip in 2-3 sentences, DiDeMo-style.
+
+    Args:
+        spec: the clip.
+        seed: corpus seed.
+
+    Returns:
+        the sentences: appearance, motion and (sometimes) a closing one.
+    """
+    rng = random.Random(f'{seed}/didemo/{spec.videoid}')
+    _, verb_s, _ = rng.choice(VERBS)
+    obj = with_article(f'{spec.colour} {spec.shape}')
+    sentences = [
+        f'{obj} appears on '
+        f'{_background_phrase(spec.background, spec.bg_colour, rng)}.',
+        f'the {spec.shape} {verb_s} '
+        f'{rng.choice(DIRECTION_PHRASES[spec.direction])}.',
+    ]
+    if rng.random() < 0.5:
+        sentences.append(f'the {spec.shape} stays {spec.colour}.')
+    return sentences
+
+
+def qa_records(spec: ClipSpec) -> List[dict]:
+    """One question per entry of :data:`QA_TEMPLATES` about a clip.
+
+    Answers are the clip's colour, shape, direction key (e.g. ``up-left``)
+    and background kind (e.g. ``stripes``); ``answer_type`` is ``what``
+    except ``where`` for the direction.
+    """
+    return [{
+        'question': template.format(shape=spec.shape),
+        'answer': getattr(spec, field),
+        'video_id': clip_name(spec),
+        'answer_type': answer_type
+    } for template, field, answer_type in QA_TEMPLATES]
+
+
+def write_jsonl(records: Iterable[dict], path: Path) -> int:
+    """Write one JSON object per line; return the number of lines."""
+    count = 0
+    with open(path, 'w', encoding='utf-8') as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + '\n')
+            count += 1
+    return count
+
+
+def answer_vocab(answers: Sequence[str]) -> Dict[str, int]:
+    """``{answer: index}``, most frequent first, ties alphabetical."""
+    counts = Counter(answers)
+    ranked = sorted(counts, key=lambda answer: (-counts[answer], answer))
+    return {answer: i for i, answer in enumerate(ranked)}
+
+
+def write_downstream(clips: Sequence[ClipSpec], annotations: Path,
+                     seed: int) -> Dict[str, int]:
+    """Write ALPRO's fine-tuning formats for the demo clips.
+
+    * ``msrvtt_ret/{train,val,test}.jsonl``: ``{"caption", "clip_name"}``;
+      train from the train clips, val and test both the held-out clips.
+    * ``didemo_ret/{train,test}.jsonl``: ``{"caption": [sentences],
+      "clip_name"}``.
+    * ``demo_qa/{train,test}.jsonl`` (``{"question", "answer", "video_id",
+      "answer_type"}``) and ``demo_qa/train_ans2label.json`` over all train
+      answers.
+
+    Returns:
+        lines written per file, keyed by the path under ``annotations/``.
+    """
+    by_split = {
+        'train': [spec for spec in clips if spec.split == 'train'],
+        'test': [spec for spec in clips if spec.split == 'val'],
+    }
+    counts = {}
+    for folder in ('msrvtt_ret', 'didemo_ret', 'demo_qa'):
+        (annotations / folder).mkdir(exist_ok=True)
+    for split, specs in (('train', by_split['train']),
+                         ('val', by_split['test']), ('test',
+                                                     by_split['test'])):
+        name = f'msrvtt_ret/{split}.jsonl'
+        counts[name] = write_jsonl(({
+            'caption': spec.caption,
+            'clip_name': clip_name(spec)
+        } for spec in specs), annotations / name)
+    for split, specs in by_split.items():
+        name = f'didemo_ret/{split}.jsonl'
+        counts[name] = write_jsonl(({
+            'caption': didemo_paragraph(spec, seed),
+            'clip_name': clip_name(spec)
+        } for spec in specs), annotations / name)
+        name = f'demo_qa/{split}.jsonl'
+        counts[name] = write_jsonl(
+            (record for spec in specs for record in qa_records(spec)),
+            annotations / name)
+    answers = [
+        record['answer'] for spec in by_split['train']
+        for record in qa_records(spec)
+    ]
+    write_meta(annotations / 'demo_qa' / 'train_ans2label.json',
+               answer_vocab(answers))
+    return counts
+
+
 def write_meta(path: Path, meta: dict) -> None:
     """Write ``meta`` as indented JSON."""
     with open(path, 'w', encoding='utf-8') as f:
@@ -851,6 +974,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     counts['images'] = len(images)
     write_cc3m_json(images, annotations / 'cc3m_demo.json')
     write_cc3m_tsv(images, annotations / 'cc3m_demo.tsv')
+    downstream = write_downstream(clips, annotations, args.seed)
     captions = ([spec.caption for spec in clips] +
                 [caption for spec in images for caption in spec.captions])
     vocab = train_tokenizer(captions, out / 'tokenizer', args.vocab_size)
@@ -877,7 +1001,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             'vocab_size': vocab,
         })
     print(f'wrote {counts["train"]} train + {counts["val"]} val clips, '
-          f'{counts["images"]} images and a {vocab}-token tokenizer to '
+          f'{counts["images"]} images, a {vocab}-token tokenizer and '
+          f'MSRVTT/DiDeMo retrieval + '
+          f'{downstream["demo_qa/train.jsonl"]}/'
+          f'{downstream["demo_qa/test.jsonl"]} QA annotations to '
           f'{out} in {time.perf_counter() - began:.1f}s')
 
 

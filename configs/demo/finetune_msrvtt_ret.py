@@ -1,0 +1,85 @@
+# Text-video retrieval fine-tuning (VTC + VTM) at toy size on the demo
+# corpus's MSRVTT-form annotations, from the demo's stage-2 checkpoint;
+# evaluation ranks every caption against every clip of the held-out split
+# and re-scores all pairs with VTM (the paper's protocol).
+#   python tools/train.py configs/demo/finetune_msrvtt_ret.py
+#   python tools/test.py configs/demo/finetune_msrvtt_ret.py \
+#       work_dirs/finetune_msrvtt_ret/epoch_10.pth
+_base_ = [
+    '../_base_/datasets/demo_webvid.py',
+    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'data/demo'
+load_from = 'work_dirs/pretrain/epoch_30.pth'  # configs/demo/pretrain.py
+
+model = dict(
+    type='AlproRetrieval',
+    data_preprocessor=dict(
+        type='VideoTextDataPreprocessor',
+        tokenizer=dict(path=f'{data_root}/tokenizer'),
+        max_length=24),
+    backbone=dict(
+        type='TimeSformer',
+        arch='tiny',
+        img_size=64,
+        patch_size=16,
+        num_frames=4,
+        drop_path_rate=0.0),
+    text_encoder=dict(
+        type='BertTextFusionEncoder',
+        config=dict(
+            vocab_size=1000,
+            hidden_size=64,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0),
+        fusion_layer=2),
+    embed_dim=64,
+    rerank_k='all',
+    score='vtm_prob')
+
+retrieval = dict(
+    type='MSRVTTRetrievalDataset',
+    data_prefix=dict(video=f'{data_root}/videos'))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        ann_file=f'{data_root}/annotations/msrvtt_ret/train.jsonl',
+        pipeline={{_base_.train_pipeline}},
+        **retrieval))
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        ann_file=f'{data_root}/annotations/msrvtt_ret/test.jsonl',
+        pipeline={{_base_.test_pipeline}},
+        test_mode=True,
+        **retrieval))
+test_dataloader = val_dataloader
+val_cfg = dict(_delete_=True, type='RetrievalValLoop')
+test_cfg = dict(_delete_=True, type='RetrievalTestLoop')
+
+max_epochs = 10
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-2,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.0,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+default_hooks = dict(logger=dict(interval=4))

@@ -1,0 +1,132 @@
+"""AlproRetrieval: fine-tuning losses and ranking against a brute-force
+reference (every pair through the fusion encoder one at a time)."""
+import pytest
+import torch
+
+from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
+from alpro.registry import MODELS
+
+
+def build(tokenizer_dir, **kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='AlproRetrieval',
+            data_preprocessor=dict(
+                type='VideoTextDataPreprocessor',
+                tokenizer=dict(path=str(tokenizer_dir)),
+                max_length=8),
+            backbone=dict(
+                type='TimeSformer',
+                arch='tiny',
+                img_size=32,
+                patch_size=8,
+                num_frames=2,
+                drop_path_rate=0.0),
+            text_encoder=dict(
+                type='BertTextFusionEncoder',
+                config=dict(
+                    vocab_size=64,
+                    hidden_size=32,
+                    num_hidden_layers=4,
+                    num_attention_heads=2,
+                    intermediate_size=64,
+                    max_position_embeddings=32,
+                    hidden_dropout_prob=0.0,
+                    attention_probs_dropout_prob=0.0,
+                    initializer_range=0.1),
+                fusion_layer=2),
+            embed_dim=16,
+            **kwargs))
+    model.init_weights()
+    return model.eval()
+
+
+def encoded(model, num_videos=5, num_texts=7):
+    generator = torch.Generator().manual_seed(1)
+    video = torch.randn(num_videos, 3, 2, 32, 32, generator=generator)
+    text_ids = torch.randint(5, 20, (num_texts, 8), generator=generator)
+    text_mask = torch.ones_like(text_ids)
+    text_mask[::2, 6:] = 0  # some padding
+    with torch.no_grad():
+        tokens = model.video_to_text(model.backbone(video))
+        video_feat = torch.nn.functional.normalize(
+            model.vision_proj(model.backbone(video)[:, 0]), dim=-1)
+        text_tokens = model.text_encoder.encode_text(text_ids, text_mask)
+        text_feat = torch.nn.functional.normalize(
+            model.text_proj(text_tokens[:, 0]), dim=-1)
+    return tokens, video_feat, text_tokens, text_mask, text_feat
+
+
+def brute_force(model, tokens, video_feat, text_tokens, text_mask, text_feat,
+                score):
+    out = torch.empty(text_tokens.size(0), tokens.size(0))
+    with torch.no_grad():
+        for t in range(out.size(0)):
+            for v in range(out.size(1)):
+                fused = model.text_encoder.fuse(text_tokens[t:t + 1],
+                                                text_mask[t:t + 1],
+                                                tokens[v:v + 1])
+                logits = model.vtm_head(fused[:, 0])[0]
+                out[t, v] = (
+                    logits.softmax(-1)[1] if score == 'vtm_prob' else
+                    logits[1] + text_feat[t] @ video_feat[v])
+    return out
+
+
+@pytest.mark.parametrize('score', ['vtm_prob', 'vtm_logit+vtc'])
+def test_exact_ranking_scores_every_pair(tokenizer_dir, score):
+    model = build(tokenizer_dir, score=score, pair_batch_size=4)
+    parts = encoded(model)
+    torch.testing.assert_close(
+        model.rank(*parts),
+        brute_force(model, *parts, score),
+        atol=1e-5,
+        rtol=1e-5)
+
+
+def test_top_k_scores_only_the_k_most_similar(tokenizer_dir):
+    exact = build(tokenizer_dir)
+    parts = encoded(exact)
+    full = exact.rank(*parts)
+    top = build(tokenizer_dir, rerank_k=2)
+    top.load_state_dict(exact.state_dict())
+    scores = top.rank(*parts)
+    sim = parts[4] @ parts[1].t()
+    chosen = sim.topk(2, dim=1).indices
+    assert torch.isfinite(scores).sum(1).tolist() == [2] * 7
+    torch.testing.assert_close(
+        scores.gather(1, chosen), full.gather(1, chosen))
+    # the metric accepts -inf: unscored videos rank last
+    metrics = retrieval_metrics(scores, torch.arange(7) % 5)
+    assert 0 <= metrics['t2v_r1'] <= 100
+
+
+def test_bad_settings_are_refused(tokenizer_dir):
+    with pytest.raises(ValueError, match='score must be'):
+        build(tokenizer_dir, score='itm')
+    with pytest.raises(ValueError, match='rerank_k'):
+        build(tokenizer_dir, rerank_k=0)
+    with pytest.raises(ValueError, match="keep 'vtm'"):
+        build(tokenizer_dir, tasks=('vtc', ))
+
+
+def test_fine_tuning_losses(tokenizer_dir):
+    from alpro.structures import VideoTextDataSample
+    model = build(tokenizer_dir).train()
+    samples = []
+    for i, text in enumerate(['red circle', 'blue square', 'the circle']):
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
+        sample.text = text
+        samples.append(sample)
+    clips = [
+        torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+        for _ in samples
+    ]
+    out = model(
+        **model.data_preprocessor(
+            dict(inputs=clips, data_samples=samples), True),
+        mode='loss')
+    assert {k
+            for k in out if k.startswith('loss_')} == {'loss_vtc', 'loss_vtm'}
+    assert all(torch.isfinite(v) for v in out.values())
