@@ -1,5 +1,6 @@
 """RetrievalTestLoop through tools/test.py: exact evaluation equals a
 reference ranking, and two gloo processes equal one."""
+import json
 import os
 import re
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -37,6 +39,7 @@ def run_test(workdir, checkpoint, out, nproc=1) -> dict:
     if nproc == 1:
         cmd = [sys.executable, str(REPO / 'tools/test.py')]
         cmd += [str(CONFIG), str(checkpoint), '--work-dir', str(out)]
+        cmd += ['--dump-metrics', str(out) + '.json']
     else:
         cmd = [
             'bash',
@@ -101,5 +104,11 @@ def test_exact_evaluation_one_and_two_processes(demo_corpus, tmp_path):
     for key, value in expected.items():
         assert abs(one[key] - value) < 1e-3, (key, one[key], value)
     assert one['left_out'] == 0
+    dumped = json.loads((tmp_path / 'one.json').read_text())
+    assert {
+        k.split('/')[1]: v
+        for k, v in dumped.items()
+    } == pytest.approx(
+        one, abs=1e-4)
     two = run_test(demo_corpus, checkpoint, tmp_path / 'two', nproc=2)
     assert two == one
