@@ -24,8 +24,9 @@ class AlproRetrieval(AlproPretrainer):
     fusion encoder, in batches of ``pair_batch_size`` pairs:
 
     * ``rerank_k='all'`` scores every pair: the paper's protocol;
-    * ``rerank_k=K`` scores only the top K per text; the others rank
-      below every scored video.
+    * ``rerank_k=K`` scores only the top K per text; the others keep their
+      VTC order below every re-scored pair (a finite score, so that no
+      video-to-text ranking meets a tie of unscored pairs).
 
     The final score of a scored pair is ``score='vtm_prob'`` (the VTM
     probability of a match, the original code's) or ``'vtm_logit+vtc'``
@@ -75,8 +76,9 @@ class AlproRetrieval(AlproPretrainer):
             text_feat: ``(Nt, E)`` normalised contrastive features.
 
         Returns:
-            ``(Nt, Nv)`` float scores, higher is better; videos outside a
-            text's top ``rerank_k`` get ``-inf``.
+            ``(Nt, Nv)`` float scores, higher is better; a pair outside its
+            text's top ``rerank_k`` scores ``min(re-scored) - 2 + sim``:
+            below every re-scored pair, in VTC order.
         """
         sim = text_feat.float() @ video_feat.float().t()
         num_videos = sim.size(1)
@@ -101,5 +103,7 @@ class AlproRetrieval(AlproPretrainer):
         pair_scores = torch.cat(scores).view_as(top_sim)
         if self.score == 'vtm_logit+vtc':
             pair_scores = pair_scores + top_sim
-        ranked = torch.full_like(sim, float('-inf'))
+        # sim is a cosine in [-1, 1]: the unscored stay below every scored
+        # pair, and in VTC order among themselves
+        ranked = pair_scores.min() - 2 + sim
         return ranked.scatter_(1, top_video, pair_scores)
