@@ -1,0 +1,116 @@
+# Open-ended video QA (ALPRO's MSRVTT-QA recipe) at toy size on the demo
+# corpus's QA annotations (colour, shape, direction and background of each
+# clip), from the demo's stage-2 checkpoint.
+#   python tools/train.py configs/demo/finetune_msrvtt_qa.py
+#   python tools/test.py configs/demo/finetune_msrvtt_qa.py \
+#       work_dirs/finetune_msrvtt_qa/epoch_10.pth
+_base_ = [
+    '../_base_/datasets/demo_webvid.py',
+    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'data/demo'
+load_from = 'work_dirs/pretrain/epoch_30.pth'  # configs/demo/pretrain.py
+num_frames = 4
+img_size = 64
+
+# the encoders of finetune_msrvtt_ret.py, a QA head instead of VTC/VTM
+model = dict(
+    type='AlproVideoQA',
+    data_preprocessor=dict(
+        type='VideoTextDataPreprocessor',
+        tokenizer=dict(path=f'{data_root}/tokenizer'),
+        max_length=24),
+    backbone=dict(
+        type='TimeSformer',
+        arch='tiny',
+        img_size=img_size,
+        patch_size=16,
+        num_frames=num_frames,
+        drop_path_rate=0.0),
+    text_encoder=dict(
+        type='BertTextFusionEncoder',
+        config=dict(
+            vocab_size=1000,
+            hidden_size=64,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0),
+        fusion_layer=2),
+    # answers in annotations/demo_qa/train_ans2label.json of the default demo
+    # corpus (make_demo_data.py: 8 colours + 6 shapes + 8 directions + 6
+    # backgrounds); a smaller corpus may have fewer: set model.num_answers
+    num_answers=28,
+    qa_head=dict(type='QAHead', hidden_ratio=2))
+
+# the answer as a label, its type as metainfo for per-type accuracy
+pack = dict(
+    type='PackVideoTextInputs',
+    meta_keys=('sample_idx', 'video_id', 'video_path', 'frame_inds',
+               'img_shape', 'short_clip', 'replaced', 'question_id',
+               'answer_type'),
+    data_keys=('answer_label', ))
+# no flips or rotations: questions ask which way the shape moves
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', num_frames=num_frames, strategy='rand'),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(img_size, img_size)),
+    pack,
+]
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(
+        type='SampleFrames',
+        num_frames=num_frames,
+        strategy='uniform',
+        test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(img_size, img_size)),
+    pack,
+]
+qa = dict(
+    type='VideoQADataset',
+    ans2label_file=f'{data_root}/annotations/demo_qa/train_ans2label.json',
+    data_prefix=dict(video=f'{data_root}/videos'))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        ann_file=f'{data_root}/annotations/demo_qa/train.jsonl',
+        pipeline=train_pipeline,
+        **qa))
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        ann_file=f'{data_root}/annotations/demo_qa/test.jsonl',
+        pipeline=test_pipeline,
+        test_mode=True,
+        **qa))
+test_dataloader = val_dataloader
+val_evaluator = dict(_delete_=True, type='VideoQAMetric')
+test_evaluator = val_evaluator
+
+max_epochs = 10
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-2,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.0,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+default_hooks = dict(logger=dict(interval=4))
