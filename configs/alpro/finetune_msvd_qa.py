@@ -4,47 +4,28 @@
 #   python tools/train.py configs/alpro/finetune_msvd_qa.py
 #   python tools/test.py configs/alpro/finetune_msvd_qa.py \
 #       work_dirs/finetune_msvd_qa/epoch_15.pth
-_base_ = [
-    '../_base_/models/alpro_prompter.py',
-    '../_base_/datasets/msvd_qa.py',
-    '../_base_/schedules/alpro_pretrain_10e.py',
-    '../_base_/default_runtime.py',
-]
-load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
+# Everything as MSRVTT-QA but the data (MSVD's YouTube clips are .avi), the
+# answer count, the gradient clipping and the epochs.
+_base_ = ['./finetune_msrvtt_qa.py']
 
-# the stage-2 encoders (see ../_base_/models/alpro_pretrain.py) and a fresh
-# 2-layer MLP head; the backbone keeps the 4-frame time embedding of
-# pre-training, resampled to the clip's 16 frames at run time
-model = dict(
-    _delete_=True,
-    type='AlproVideoQA',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path={{_base_.bert_dir}}),
-        max_length=40),
-    backbone=dict(
-        type='TimeSformer',
-        arch='base',
-        img_size=224,
-        patch_size=16,
-        num_frames=4,
-        drop_path_rate=0.1),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        pretrained={{_base_.bert_dir}},
-        fusion_layer=6),
-    # the size of data/msvd_qa/txt/train_ans2label.json
-    num_answers=2423,
-    qa_head=dict(type='QAHead', hidden_ratio=2))
+data_root = 'data/msvd_qa'
+msvd = dict(
+    ans2label_file=f'{data_root}/txt/train_ans2label.json',
+    video_ext='.avi',
+    data_prefix=dict(video=f'{data_root}/videos'))
+train_dataloader = dict(
+    dataset=dict(ann_file=f'{data_root}/txt/train.jsonl', **msvd))
+val_dataloader = dict(
+    dataset=dict(ann_file=f'{data_root}/txt/val.jsonl', **msvd))
+test_dataloader = dict(
+    dataset=dict(ann_file=f'{data_root}/txt/test.jsonl', **msvd))
 
-# ALPRO's fine-tuning: lr 5e-5, gradients of 2 steps accumulated, norm
-# clipped at 20, 15 epochs, linear warm-up over the first 10% then linear
-# decay to 0
+# the size of data/msvd_qa/txt/train_ans2label.json
+model = dict(num_answers=2423)
+
+# ALPRO's MSVD-QA: norm clipped at 20, 15 epochs, 10% warm-up
 max_epochs = 15
-optim_wrapper = dict(
-    optimizer=dict(lr=5e-5),
-    clip_grad=dict(max_norm=20.0),
-    accumulative_counts=2)
+optim_wrapper = dict(clip_grad=dict(max_norm=20.0))
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -62,7 +43,4 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-# the release's batch per GPU (its GPU count is not in the config)
-auto_scale_lr = dict(enable=False, base_batch_size=12)
-randomness = dict(seed=42)
+train_cfg = dict(max_epochs=max_epochs)
