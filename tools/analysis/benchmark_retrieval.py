@@ -165,7 +165,7 @@ def encode_videos(model, video: torch.Tensor, batch: int, device):
     text width and normalised contrastive features."""
     tokens, feats = [], []
     for part in _batches(video.size(0), batch):
-        raw = model.backbone(video[part].to(device))
+        raw = model.encode_video(video[part].to(device))
         feats.append(F.normalize(model.vision_proj(raw[:, 0]), dim=-1))
         tokens.append(model.video_to_text(raw))
     return torch.cat(tokens), torch.cat(feats)

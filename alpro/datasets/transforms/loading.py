@@ -260,15 +260,21 @@ class SampleFrames:
     Random draws use ``np.random``, so MMEngine's seeding (and its
     per-worker seeds) make them reproducible.
 
-    Added keys: ``frame_inds``, ``np.int64`` array of shape ``(T,)``,
+    Multi-clip (test-time averaging): with ``num_clips=K > 1`` the video is
+    cut into K equal segments and T frames are sampled from each as above;
+    the K clips are concatenated, ``(K * T,)`` indices, and a model built
+    for it (e.g. ``AlproRetrieval(test_clips=K)``) averages over them.
+
+    Added keys: ``frame_inds``, ``np.int64`` array of shape ``(K * T,)``,
     non-decreasing, each in ``[0, vlen)``; ``short_clip`` (bool), True when
-    ``vlen < T`` so that frames repeat (``BadSampleHook`` counts these).
+    ``vlen < K * T`` so that frames repeat (``BadSampleHook`` counts these).
 
     Args:
         num_frames: T, frames per clip.
         strategy: one of ``uniform``, ``rand``, ``headtail``,
             ``nlvl_uniform``, ``nlvl_rand``.
         test_mode: sample deterministically (see above).
+        num_clips: K, clips per video (1: one clip over the whole video).
 
     Raises:
         BadSampleError: the video has no frames.
@@ -279,7 +285,11 @@ class SampleFrames:
     def __init__(self,
                  num_frames: int,
                  strategy: str = 'rand',
-                 test_mode: bool = False) -> None:
+                 test_mode: bool = False,
+                 num_clips: int = 1) -> None:
+        if int(num_clips) < 1:
+            raise ValueError(
+                f'SampleFrames: num_clips must be >= 1, got {num_clips}')
         if int(num_frames) < 1:
             raise ValueError(
                 f'SampleFrames: num_frames must be >= 1, got {num_frames}')
@@ -294,6 +304,7 @@ class SampleFrames:
         self.num_frames = int(num_frames)
         self.strategy = strategy
         self.test_mode = test_mode
+        self.num_clips = int(num_clips)
 
     @staticmethod
     def _grid(start: int, length: int, num: int) -> np.ndarray:
@@ -359,13 +370,21 @@ class SampleFrames:
         if vlen <= 0:
             raise BadSampleError(
                 _sample_path(results), f'no frames (total_frames={vlen})')
-        results['frame_inds'] = self.sample(vlen)
-        results['short_clip'] = vlen < self.num_frames
+        # clip k samples within [floor(k vlen / K), floor((k+1) vlen / K)),
+        # at least one frame long
+        starts = self._grid(0, vlen, self.num_clips)
+        ends = np.append(starts[1:], vlen)
+        results['frame_inds'] = np.concatenate([
+            start + self.sample(max(int(end - start), 1))
+            for start, end in zip(starts, ends)
+        ]).clip(max=vlen - 1)
+        results['short_clip'] = vlen < self.num_frames * self.num_clips
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_frames={self.num_frames}, '
-                f'strategy={self.strategy!r}, test_mode={self.test_mode})')
+                f'strategy={self.strategy!r}, test_mode={self.test_mode}, '
+                f'num_clips={self.num_clips})')
 
 
 @TRANSFORMS.register_module()

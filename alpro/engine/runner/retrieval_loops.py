@@ -33,7 +33,7 @@ def encode_split(loop, model) -> Dict[str, list]:
                 i for i, s in enumerate(samples) if s.video_id not in videos
             ]
             if new:
-                raw = model.backbone(inputs['video'][new])
+                raw = model.encode_video(inputs['video'][new])
                 feat = torch.nn.functional.normalize(
                     model.vision_proj(raw[:, 0]), dim=-1)
                 tokens = model.video_to_text(raw)

@@ -114,13 +114,18 @@ class AlproPretrainer(BaseModel):
             self.pem_loss = LOSSES.build(pem_loss)
 
     # -- encoders -----------------------------------------------------------
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """The backbone's tokens ``(B, 1 + N, Dv)`` of ``(B, C, T, H, W)``
+        clips (a subclass may average several clips per video)."""
+        return self.backbone(video)
+
     def encode(
         self, inputs: Dict[str, torch.Tensor]
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Video tokens ``(B, 1 + N, D)`` at the text width, text tokens
         ``(B, L, D)``, and the normalised contrastive features ``(B, E)`` of
         both."""
-        video_tokens = self.backbone(inputs['video'])
+        video_tokens = self.encode_video(inputs['video'])
         text_tokens = self.text_encoder.encode_text(inputs['text_ids'],
                                                     inputs['text_mask'])
         video_feat = F.normalize(self.vision_proj(video_tokens[:, 0]), dim=-1)

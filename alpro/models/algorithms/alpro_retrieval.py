@@ -36,6 +36,9 @@ class AlproRetrieval(AlproPretrainer):
         rerank_k: ``'all'`` or the number of videos re-scored per text.
         score: ``'vtm_prob'`` or ``'vtm_logit+vtc'``.
         pair_batch_size: pairs per fusion pass when ranking.
+        test_clips: K clips per video at evaluation (multi-clip test-time
+            averaging): the clip's frames are K consecutive groups of T
+            (``SampleFrames(num_clips=K)``) whose tokens are averaged.
         tasks: the fine-tuning tasks (``('vtc', 'vtm')``).
         **kwargs: see :class:`AlproPretrainer` (no prompter).
     """
@@ -45,6 +48,7 @@ class AlproRetrieval(AlproPretrainer):
                  rerank_k: Union[int, str] = 'all',
                  score: str = 'vtm_prob',
                  pair_batch_size: int = 256,
+                 test_clips: int = 1,
                  tasks: Sequence[str] = ('vtc', 'vtm'),
                  **kwargs) -> None:
         if score not in SCORES:
@@ -60,6 +64,26 @@ class AlproRetrieval(AlproPretrainer):
         self.rerank_k = rerank_k
         self.score = score
         self.pair_batch_size = pair_batch_size
+        if test_clips < 1:
+            raise ValueError(f'test_clips must be >= 1, got {test_clips}')
+        self.test_clips = test_clips
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(B, 1 + N, Dv)``; at evaluation with ``test_clips=K``
+        the ``K * T`` frames of each video are K clips, encoded as a batch
+        of ``B * K`` and averaged."""
+        clips = 1 if self.training else self.test_clips
+        if clips == 1:
+            return self.backbone(video)
+        batch, channels, frames, height, width = video.shape
+        if frames % clips:
+            raise ValueError(
+                f'test_clips={clips} does not divide the {frames} frames of '
+                'a video; sample them with SampleFrames(num_clips=...)')
+        video = video.view(batch, channels, clips, frames // clips, height,
+                           width).transpose(1, 2)
+        tokens = self.backbone(video.flatten(0, 1))
+        return tokens.view(batch, clips, *tokens.shape[1:]).mean(1)
 
     @torch.no_grad()
     def rank(self, video_tokens: torch.Tensor, video_feat: torch.Tensor,

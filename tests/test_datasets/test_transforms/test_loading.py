@@ -271,8 +271,33 @@ def test_sample_frames_validates_arguments():
         SampleFrames(3, 'middle')
     with pytest.raises(ValueError, match='num_frames'):
         SampleFrames(0)
+    with pytest.raises(ValueError, match='num_clips'):
+        SampleFrames(4, num_clips=0)
     assert repr(SampleFrames(4, 'headtail')) == (
-        "SampleFrames(num_frames=4, strategy='headtail', test_mode=False)")
+        "SampleFrames(num_frames=4, strategy='headtail', test_mode=False, "
+        'num_clips=1)')
+
+
+def test_multi_clip_samples_each_segment():
+    # 3 clips of 4 uniform frames over 30 frames: segments of 10
+    out = SampleFrames(4, 'uniform', num_clips=3)(dict(total_frames=30))
+    assert out['frame_inds'].tolist() == [
+        0, 2, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27
+    ]
+    assert out['short_clip'] is False
+    np.random.seed(0)
+    for _ in range(20):
+        inds = SampleFrames(
+            2, 'rand', num_clips=4)(dict(total_frames=17))['frame_inds']
+        assert len(inds) == 8
+        bounds = [0, 4, 8, 12, 17]  # floor(k * 17 / 4)
+        for k in range(4):
+            clip = inds[2 * k:2 * k + 2]
+            assert ((bounds[k] <= clip) & (clip < bounds[k + 1])).all()
+    # fewer frames than clips: every index stays in the video, in order
+    short = SampleFrames(2, 'uniform', num_clips=3)(dict(total_frames=2))
+    assert short['frame_inds'].tolist() == [0, 0, 0, 0, 1, 1]
+    assert short['short_clip'] is True
 
 
 # ------------------------------------------------------------- DecordDecode

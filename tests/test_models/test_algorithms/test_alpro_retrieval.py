@@ -136,3 +136,21 @@ def test_fine_tuning_losses(tokenizer_dir):
     assert {k
             for k in out if k.startswith('loss_')} == {'loss_vtc', 'loss_vtm'}
     assert all(torch.isfinite(v) for v in out.values())
+
+
+def test_multi_clip_test_time_averaging(tokenizer_dir):
+    model = build(tokenizer_dir, test_clips=2)
+    video = torch.randn(3, 3, 4, 32, 32)  # 2 clips of 2 frames each
+    with torch.no_grad():
+        averaged = model.encode_video(video)
+        first = model.backbone(video[:, :, :2])
+        second = model.backbone(video[:, :, 2:])
+    torch.testing.assert_close(averaged, (first + second) / 2)
+    with pytest.raises(ValueError, match='does not divide'):
+        model.encode_video(torch.randn(1, 3, 3, 32, 32))
+    with pytest.raises(ValueError, match='test_clips'):
+        build(tokenizer_dir, test_clips=0)
+    model.train()  # training sees one clip per video
+    with torch.no_grad():
+        assert model.encode_video(video).shape == averaged.shape
+        torch.testing.assert_close(model.encode_video(video[:, :, :2]), first)
