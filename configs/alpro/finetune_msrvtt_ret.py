@@ -8,7 +8,8 @@
 # split of later works, add this one line:
 # train_dataloader = dict(dataset=dict(ann_file='data/msrvtt/MSRVTT_data.json', split_file='data/msrvtt/MSRVTT_train.9k.csv'))  # noqa: E501
 # Multi-clip test-time averaging (K clips per video, tokens averaged):
-#   --cfg-options model.test_clips=2 test_dataloader.dataset.pipeline.1.num_clips=2
+#   --cfg-options model.test_clips=2 \
+#       test_dataloader.dataset.pipeline.1.num_clips=2
 _base_ = [
     '../_base_/models/alpro_prompter.py',
     '../_base_/datasets/msrvtt_ret.py',
