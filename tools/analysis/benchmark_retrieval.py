@@ -165,9 +165,9 @@ def encode_videos(model, video: torch.Tensor, batch: int, device):
     text width and normalised contrastive features."""
     tokens, feats = [], []
     for part in _batches(video.size(0), batch):
-        raw = model.encode_video(video[part].to(device))
-        feats.append(F.normalize(model.vision_proj(raw[:, 0]), dim=-1))
-        tokens.append(model.video_to_text(raw))
+        part_tokens, part_feats = model.video_features(video[part].to(device))
+        tokens.append(part_tokens)
+        feats.append(part_feats)
     return torch.cat(tokens), torch.cat(feats)
 
 
@@ -179,7 +179,7 @@ def encode_texts(model, text_ids: torch.Tensor, text_mask: torch.Tensor,
     for part in _batches(text_ids.size(0), batch):
         out = model.text_encoder.encode_text(text_ids[part].to(device),
                                              text_mask[part].to(device))
-        feats.append(F.normalize(model.text_proj(out[:, 0]), dim=-1))
+        feats.append(model.text_features(out))
         tokens.append(out)
     return torch.cat(tokens), torch.cat(feats)
 

@@ -33,17 +33,13 @@ def encode_split(loop, model) -> Dict[str, list]:
                 i for i, s in enumerate(samples) if s.video_id not in videos
             ]
             if new:
-                raw = model.encode_video(inputs['video'][new])
-                feat = torch.nn.functional.normalize(
-                    model.vision_proj(raw[:, 0]), dim=-1)
-                tokens = model.video_to_text(raw)
+                tokens, feat = model.video_features(inputs['video'][new])
                 for j, i in enumerate(new):
                     videos.setdefault(samples[i].video_id,
                                       (tokens[j].cpu(), feat[j].cpu()))
             text_tokens = model.text_encoder.encode_text(
                 inputs['text_ids'], inputs['text_mask'])
-            text_feat = torch.nn.functional.normalize(
-                model.text_proj(text_tokens[:, 0]), dim=-1)
+            text_feat = model.text_features(text_tokens)
         for i, sample in enumerate(samples):
             texts.append(
                 (sample.sample_idx, sample.video_id, text_tokens[i].cpu(),

@@ -114,7 +114,7 @@ class AlproPretrainer(BaseModel):
             self.pem_loss = LOSSES.build(pem_loss)
 
     # -- encoders -----------------------------------------------------------
-    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+    def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """The backbone's tokens ``(B, 1 + N, Dv)`` of ``(B, C, T, H, W)``
         clips (a subclass may average several clips per video)."""
         return self.backbone(video)
@@ -125,13 +125,25 @@ class AlproPretrainer(BaseModel):
         """Video tokens ``(B, 1 + N, D)`` at the text width, text tokens
         ``(B, L, D)``, and the normalised contrastive features ``(B, E)`` of
         both."""
-        video_tokens = self.encode_video(inputs['video'])
+        video_tokens, video_feat = self.video_features(inputs['video'])
         text_tokens = self.text_encoder.encode_text(inputs['text_ids'],
                                                     inputs['text_mask'])
-        video_feat = F.normalize(self.vision_proj(video_tokens[:, 0]), dim=-1)
-        text_feat = F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
-        return (self.video_to_text(video_tokens), text_tokens, video_feat,
-                text_feat)
+        return (video_tokens, text_tokens, video_feat,
+                self.text_features(text_tokens))
+
+    def video_features(
+            self, video: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C, T, H, W)`` clips -> their tokens ``(B, 1 + N, D)`` at
+        the text width and their normalised contrastive features
+        ``(B, E)``."""
+        raw = self.backbone_tokens(video)
+        feat = F.normalize(self.vision_proj(raw[:, 0]), dim=-1)
+        return self.video_to_text(raw), feat
+
+    def text_features(self, text_tokens: torch.Tensor) -> torch.Tensor:
+        """Text tokens ``(B, L, D)`` -> normalised contrastive features
+        ``(B, E)`` of their [CLS]."""
+        return F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
 
     # -- the tasks ----------------------------------------------------------
     def hard_negatives(
@@ -225,14 +237,12 @@ class AlproPretrainer(BaseModel):
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
         batch, length = text_ids.shape
         mlm = 'mlm' in self.tasks
-        video_raw = self.backbone(inputs['video'])
+        video_tokens, video_feat = self.video_features(inputs['video'])
         text_all = self.text_encoder.encode_text(
             torch.cat([text_ids, inputs['mlm_text_ids']]) if mlm else text_ids,
             torch.cat([text_mask, text_mask]) if mlm else text_mask)
         text_tokens = text_all[:batch]
-        video_feat = F.normalize(self.vision_proj(video_raw[:, 0]), dim=-1)
-        text_feat = F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
-        video_tokens = self.video_to_text(video_raw)
+        text_feat = self.text_features(text_tokens)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
         if 'vtc' in self.tasks:

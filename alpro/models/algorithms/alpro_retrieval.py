@@ -68,7 +68,7 @@ class AlproRetrieval(AlproPretrainer):
             raise ValueError(f'test_clips must be >= 1, got {test_clips}')
         self.test_clips = test_clips
 
-    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+    def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """Tokens ``(B, 1 + N, Dv)``; at evaluation with ``test_clips=K``
         the ``K * T`` frames of each video are K clips, encoded as a batch
         of ``B * K`` and averaged."""

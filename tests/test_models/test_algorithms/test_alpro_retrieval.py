@@ -49,12 +49,9 @@ def encoded(model, num_videos=5, num_texts=7):
     text_mask = torch.ones_like(text_ids)
     text_mask[::2, 6:] = 0  # some padding
     with torch.no_grad():
-        tokens = model.video_to_text(model.backbone(video))
-        video_feat = torch.nn.functional.normalize(
-            model.vision_proj(model.backbone(video)[:, 0]), dim=-1)
+        tokens, video_feat = model.video_features(video)
         text_tokens = model.text_encoder.encode_text(text_ids, text_mask)
-        text_feat = torch.nn.functional.normalize(
-            model.text_proj(text_tokens[:, 0]), dim=-1)
+        text_feat = model.text_features(text_tokens)
     return tokens, video_feat, text_tokens, text_mask, text_feat
 
 
@@ -142,15 +139,16 @@ def test_multi_clip_test_time_averaging(tokenizer_dir):
     model = build(tokenizer_dir, test_clips=2)
     video = torch.randn(3, 3, 4, 32, 32)  # 2 clips of 2 frames each
     with torch.no_grad():
-        averaged = model.encode_video(video)
+        averaged = model.backbone_tokens(video)
         first = model.backbone(video[:, :, :2])
         second = model.backbone(video[:, :, 2:])
     torch.testing.assert_close(averaged, (first + second) / 2)
     with pytest.raises(ValueError, match='does not divide'):
-        model.encode_video(torch.randn(1, 3, 3, 32, 32))
+        model.backbone_tokens(torch.randn(1, 3, 3, 32, 32))
     with pytest.raises(ValueError, match='test_clips'):
         build(tokenizer_dir, test_clips=0)
     model.train()  # training sees one clip per video
     with torch.no_grad():
-        assert model.encode_video(video).shape == averaged.shape
-        torch.testing.assert_close(model.encode_video(video[:, :, :2]), first)
+        assert model.backbone_tokens(video).shape == averaged.shape
+        torch.testing.assert_close(
+            model.backbone_tokens(video[:, :, :2]), first)
