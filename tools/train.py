@@ -8,7 +8,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import add_runner_arguments, load_runner_config, use_bf16
+from alpro.utils.cli import (add_runner_arguments, load_runner_config,
+                             use_bf16, use_compile_hook)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,12 +26,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp',
         action='store_true',
         help='bf16 automatic mixed precision (CUDA only)')
+    parser.add_argument(
+        '--compile',
+        nargs='?',
+        const='default',
+        metavar='MODE',
+        help='torch.compile the loss computation (CompileHook); MODE: '
+        'default, reduce-overhead (CUDA graphs), max-autotune, '
+        'max-autotune-no-cudagraphs')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
 
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Fold ``--amp`` and ``--resume`` into the config."""
+    """Fold ``--amp``, ``--compile`` and ``--resume`` into the config."""
     if args.amp:
         if torch.cuda.is_available():
             use_bf16(cfg.optim_wrapper)
@@ -39,6 +48,11 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
                 '--amp ignored: mixed precision needs a CUDA device',
                 logger='current',
                 level=logging.WARNING)
+    if args.compile is not None:
+        options = cfg.get('compile')
+        cfg.compile = dict(
+            options if isinstance(options, dict) else {}, mode=args.compile)
+    use_compile_hook(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

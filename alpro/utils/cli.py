@@ -8,7 +8,10 @@ from mmengine.config import Config, DictAction
 from .distributed import init_distributed
 from .setup_env import register_all_modules
 
-__all__ = ['add_runner_arguments', 'load_runner_config', 'use_bf16']
+__all__ = [
+    'add_runner_arguments', 'load_runner_config', 'use_bf16',
+    'use_compile_hook'
+]
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,3 +63,23 @@ def use_bf16(optim_wrapper: dict) -> dict:
         optim_wrapper['type'] = 'AmpOptimWrapper'
     optim_wrapper['dtype'] = 'bfloat16'
     return optim_wrapper
+
+
+def use_compile_hook(cfg: Config) -> Config:
+    """Turn MMEngine's ``compile`` config key into alpro's ``CompileHook``.
+
+    ``compile = True`` or ``compile = dict(mode=..., backend=...)`` makes
+    MMEngine's Runner compile the whole ``train_step``, where TorchDynamo
+    fails in the optimiser; the key is removed and a ``CompileHook`` with
+    the same ``torch.compile`` options appended to ``custom_hooks`` (it
+    compiles the model's ``loss``). ``compile = False`` or no key: nothing.
+    """
+    options = cfg.pop('compile', None)
+    if not options:
+        return cfg
+    options = {} if options is True else dict(options)
+    cfg.custom_hooks = [
+        *cfg.get('custom_hooks', []),
+        dict(type='CompileHook', **options)
+    ]
+    return cfg

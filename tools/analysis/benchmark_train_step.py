@@ -2,17 +2,20 @@
 
 Usage:
   python tools/analysis/benchmark_train_step.py CONFIG [--batch-size B]
-      [--amp] [--iters N] [--warmup W] [--peak-tflops P] [--cfg-options ...]
+      [--amp] [--compile [MODE]] [--iters N] [--warmup W] [--peak-tflops P]
+      [--cfg-options ...]
 
 Random weights and a random batch of the config's shapes (no files read:
 ``offline_model_cfg``), stepped as the Runner steps it: ``model.train_step``
 (the data preprocessor on the device: normalisation, tokenisation and, for
 ALPRO stage 2, MLM masks and PEM regions; forward; backward; the config's
 optimiser and optim wrapper; ``--amp``: bf16 autocast, as
-``tools/train.py --amp``). Prints samples/s, seconds per step, peak memory and,
-with ``--peak-tflops``, the model FLOPs utilisation (MFU): FLOPs of one
-step (counted by ``torch.utils.flop_counter`` over forward and backward)
-x steps/s / peak.
+``tools/train.py --amp``; ``--compile``: the model's ``loss`` compiled, as
+``tools/train.py --compile``, its compile time reported apart). Prints
+samples/s, seconds per step, peak memory and, with ``--peak-tflops``, the
+model FLOPs utilisation (MFU): FLOPs of one step (counted by
+``torch.utils.flop_counter`` over forward and backward, eager) x steps/s /
+peak.
 """
 import argparse
 import copy
@@ -25,6 +28,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from torch.utils.flop_counter import FlopCounterMode
 
+from alpro.engine.hooks.compile_hook import compile_method
 from alpro.registry import MODELS
 from alpro.utils import register_all_modules
 from alpro.utils.cli import use_bf16
@@ -38,6 +42,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument(
         '--amp', action='store_true', help='bf16 autocast (CUDA)')
+    parser.add_argument(
+        '--compile',
+        nargs='?',
+        const='default',
+        metavar='MODE',
+        help='torch.compile the loss (CompileHook); MODE as torch.compile')
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument(
@@ -97,7 +107,8 @@ def benchmark(cfg: Config,
               iters: int,
               warmup: int,
               device: str,
-              profile_path: Optional[str] = None) -> dict:
+              profile_path: Optional[str] = None,
+              compile_mode: Optional[str] = None) -> dict:
     register_all_modules()
     with tempfile.TemporaryDirectory() as folder:
         model = MODELS.build(
@@ -117,6 +128,14 @@ def benchmark(cfg: Config,
     def step():
         model.train_step(batch, optim_wrapper)
 
+    compile_seconds = 0.0
+    if compile_mode:
+        compile_method(model, 'loss', mode=compile_mode)
+        start = time.perf_counter()
+        step()  # compiles
+        if cuda:
+            torch.cuda.synchronize()
+        compile_seconds = time.perf_counter() - start
     for _ in range(warmup):
         step()
     if cuda:
@@ -133,6 +152,7 @@ def benchmark(cfg: Config,
     return dict(
         seconds_per_step=seconds,
         samples_per_s=batch_size / seconds,
+        compile_seconds=compile_seconds,
         tflop_per_step=flops / 1e12,
         achieved_tflops=flops / seconds / 1e12,
         peak_memory_gib=(torch.cuda.max_memory_allocated() /
@@ -148,9 +168,12 @@ def main(argv=None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     result = benchmark(cfg, args.batch_size, args.amp, args.iters, args.warmup,
-                       device, args.profile)
+                       device, args.profile, args.compile)
+    compiled = (
+        f' compiled ({args.compile}, {result["compile_seconds"]:.0f} s '
+        'to compile)' if args.compile else '')
     line = (f"{args.config} on {device}, batch {args.batch_size}, "
-            f"{'bf16' if args.amp else 'fp32'}: "
+            f"{'bf16' if args.amp else 'fp32'}{compiled}: "
             f"{result['samples_per_s']:.1f} samples/s, "
             f"{result['seconds_per_step']*1000:.1f} ms/step, "
             f"{result['tflop_per_step'] * 1000:.4g} GFLOP/step "

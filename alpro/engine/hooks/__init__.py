@@ -1,10 +1,11 @@
 """Hooks (``alpro.registry.HOOKS``)."""
 from .bad_sample_hook import BadSampleHook
+from .compile_hook import CompileHook, compile_method
 from .prompt_cache_hook import PromptCacheHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .train_visualization_hook import TrainVisualizationHook
 
 __all__ = [
-    'BadSampleHook', 'PromptCacheHook', 'SafeCheckpointHook',
-    'TrainVisualizationHook'
+    'BadSampleHook', 'CompileHook', 'compile_method', 'PromptCacheHook',
+    'SafeCheckpointHook', 'TrainVisualizationHook'
 ]

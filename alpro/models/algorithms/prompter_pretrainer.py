@@ -61,6 +61,14 @@ class PrompterPretrainer(BaseModel):
         cls = self.text_encoder.encode_text(text_ids, text_mask)[:, 0]
         return F.normalize(self.text_proj(cls), dim=-1)
 
+    def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``dict(loss_vtc, temperature)`` of a batch of pairs."""
+        video_feat = self.encode_video(inputs['video'])
+        text_feat = self.encode_text(inputs['text_ids'], inputs['text_mask'])
+        return dict(
+            loss_vtc=self.vtc_loss(video_feat, text_feat),
+            temperature=self.vtc_loss.temp.detach())
+
     def forward(
             self,
             inputs: Dict[str, torch.Tensor],
@@ -78,12 +86,10 @@ class PrompterPretrainer(BaseModel):
                 ``text_embed`` ``(embed_dim,)``; ``'tensor'`` -> the two
                 ``(B, embed_dim)`` embeddings.
         """
+        if mode == 'loss':
+            return self.loss(inputs)
         video_feat = self.encode_video(inputs['video'])
         text_feat = self.encode_text(inputs['text_ids'], inputs['text_mask'])
-        if mode == 'loss':
-            return dict(
-                loss_vtc=self.vtc_loss(video_feat, text_feat),
-                temperature=self.vtc_loss.temp.detach())
         return embedding_outputs(mode, video_feat, text_feat, data_samples)
 
 
