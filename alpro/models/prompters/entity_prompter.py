@@ -55,6 +55,23 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+#: the dtypes the prompter's weights may be stored in
+_WEIGHTS_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
+
+
+def _parse_weights_dtype(
+        weights_dtype: Union[None, str, torch.dtype]) -> torch.dtype:
+    """``None`` -> float32; ``'bfloat16'`` / ``torch.bfloat16`` -> bf16."""
+    if weights_dtype is None:
+        return torch.float32
+    for name, dtype in _WEIGHTS_DTYPES.items():
+        if weights_dtype in (name, dtype):
+            return dtype
+    raise ValueError(
+        f'EntityPrompter: weights_dtype={weights_dtype!r}; use None '
+        f"(float32) or one of {sorted(_WEIGHTS_DTYPES)}")
+
+
 @PROMPTERS.register_module()
 class EntityPrompter(BaseModule):
     """Score video crops against entity prompts with a frozen prompter.
@@ -75,13 +92,29 @@ class EntityPrompter(BaseModule):
     prompter's weights come from the stage-2 checkpoint (``load_from``),
     which holds them as parameters of the model.
 
+    Precision: by default the weights are float32 and the prompter runs
+    under bf16 autocast on CUDA (float32 elsewhere). With
+    ``weights_dtype='bfloat16'`` they are stored in bf16 (from
+    ``__init__`` on, and again after :meth:`init_weights` loads the
+    checkpoint) and the prompter runs in bf16 on every device, autocast off:
+    crops and prompts go through it in bf16, and only the scoring
+    (similarities, temperature, softmax) is float32. The VTC temperature
+    (``prompter.vtc_loss``) stays float32: it is used by the scoring
+    only. :meth:`pseudo_labels` and :meth:`build_cache` follow the dtype the
+    weights are stored in when they run, so casting the model later
+    (``.float()``) is obeyed too.
+
     Cache: :meth:`build_cache` (called by ``PromptCacheHook`` before
     training, validation and testing) fills the non-persistent buffers
     ``video_entity_embeds`` and ``image_entity_embeds`` ``(E, D)``. It is
     keyed by the weights (their checkpoint file's path, size and mtime, or
-    ``'random'``, plus a fingerprint of their values), the tokenizer, the
-    entities and the templates, and recomputes only when one of them
-    changed.
+    ``'random'``, plus a fingerprint of their values), the precision the
+    prompter computes in (see above: the entity embeddings must be
+    computed in the crops' precision to be comparable with them), the
+    tokenizer, the entities and the templates, and recomputes only when one
+    of them changed. The precision is in the key on its own because the
+    fingerprint alone may not change with it (weights that are exactly
+    representable in bf16 have the same sums in both dtypes).
 
     Args:
         prompter: a ``MODELS`` config of the stage-1 model (e.g.
@@ -105,6 +138,18 @@ class EntityPrompter(BaseModule):
             prompter's learned VTC temperature.
         max_length: longest prompt, in tokens, special tokens included.
         encode_batch_size: prompts per text-encoder call when caching.
+        weights_dtype: how the frozen prompter's parameters and floating
+            buffers are stored: ``None`` (or ``'float32'``) keeps float32;
+            ``'bfloat16'`` stores them in bf16 (the VTC temperature
+            excepted), which halves their memory and saves, on CUDA, the
+            re-cast of every weight at every step: autocast caches the
+            bf16 copies only of leaf tensors that require grad, so a frozen
+            float32 prompter is cast anew at each call (TimeSformer-B,
+            ~121M weights: ~210 cast kernels and ~0.85 GB of memory
+            traffic per step; bf16 weights: one cast, of the crops).
+            Stage-2 checkpoints load either way: ``load_state_dict`` casts
+            each tensor to the parameter's dtype. ``torch.bfloat16`` is
+            accepted too.
     """
 
     def __init__(self,
@@ -120,7 +165,8 @@ class EntityPrompter(BaseModule):
                  threshold: float = 0.2,
                  temperature: Optional[float] = None,
                  max_length: int = 30,
-                 encode_batch_size: int = 256) -> None:
+                 encode_batch_size: int = 256,
+                 weights_dtype: Union[None, str, torch.dtype] = None) -> None:
         super().__init__()
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f'EntityPrompter: threshold={threshold} is a '
@@ -138,6 +184,8 @@ class EntityPrompter(BaseModule):
         self.max_length = int(max_length)
         self.encode_batch_size = int(encode_batch_size)
         self.checkpoint = checkpoint
+        #: the dtype the prompter's weights are stored in (float32 default)
+        self.weights_dtype = _parse_weights_dtype(weights_dtype)
 
         prompter = copy.deepcopy(dict(prompter))
         # the prompter sees tensors only; tokenising is done here, once
@@ -151,6 +199,10 @@ class EntityPrompter(BaseModule):
                     'a stage-1 model such as PrompterPretrainer')
         self.prompter.requires_grad_(False)
         self.prompter.eval()
+        # Already here, not only in init_weights(): Runner.val() / test()
+        # do not call init_weights(), and load_from then copies the stage-2
+        # checkpoint's values into these parameters, whatever its dtype.
+        self._store_weights()
 
         self.tokenizer = load_tokenizer(**tokenizer)
         text_encoder = getattr(self.prompter, 'text_encoder', None)
@@ -256,14 +308,63 @@ class EntityPrompter(BaseModule):
                 'only). ' + _TRAIN_PROMPTER_HINT,
                 logger='current',
                 level=logging.WARNING)
+            if self.weights_dtype != torch.float32:
+                # initialised in float32 (MMEngine's initialisers need not
+                # support bf16), stored in weights_dtype below
+                self.prompter.float()
             self.prompter.init_weights()
             self._weights_source = 'random'
         else:
+            # load_state_dict casts the checkpoint's tensors to the dtype of
+            # the parameters
             self._load_checkpoint(self.checkpoint)
+        self._store_weights()
         for module in self.prompter.modules():
             if hasattr(module, 'init_weights'):
                 module.is_init = True
         self._is_init = True
+
+    def _store_weights(self) -> None:
+        """Store the prompter's floating parameters and buffers in
+        ``weights_dtype``; its VTC temperature stays float32 (it only
+        scales the float32 similarities). Parameters stay the same objects
+        (``requires_grad=False``)."""
+        dtype = self.weights_dtype
+        if dtype == torch.float32:
+            return
+        # child by child: a round trip of the temperature through bf16
+        # would round it (0.07 -> 0.0698)
+        for name, child in self.prompter.named_children():
+            if name != 'vtc_loss':
+                child.to(dtype)
+        self.prompter._apply(
+            lambda t: t.to(dtype) if t.is_floating_point() else t,
+            recurse=False)
+
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype the prompter's weights are stored in now (that of its
+        first floating parameter outside ``vtc_loss``): float32 (run under
+        autocast on CUDA) or e.g. bf16 (run in bf16, autocast off)."""
+        for name, param in self.prompter.named_parameters():
+            if param.is_floating_point() and not name.startswith('vtc_loss.'):
+                return param.dtype
+        return torch.float32
+
+    def _precision(self, device: torch.device):
+        """``(dtype, context)``: the dtype the prompter's inputs must be
+        cast to (``None``: leave them) and the context to run it in."""
+        dtype = self.compute_dtype()
+        if dtype == torch.float32:
+            return None, _autocast(device)
+        # weights already in dtype: nothing to cast, and an outer autocast
+        # (the optim wrapper's) would only add casts to float32 and back
+        return dtype, torch.autocast(device.type, enabled=False)
+
+    def _precision_name(self, device: torch.device) -> str:
+        dtype = self.compute_dtype()
+        if dtype == torch.float32 and device.type == 'cuda':
+            return 'float32 weights, bfloat16 autocast'
+        return str(dtype)
 
     def _load_checkpoint(self, checkpoint: str) -> None:
         path = osp.abspath(osp.expanduser(checkpoint))
@@ -337,11 +438,14 @@ class EntityPrompter(BaseModule):
 
         Returns:
             a hex SHA-256 of the weights' source and fingerprint, the
+            precision the prompter computes in on its device, the
             tokenizer, ``max_length``, the entities and both template sets.
         """
+        device = next(self.prompter.parameters()).device
         parts = dict(
             weights=self._weights_source,
             fingerprint=self._weights_fingerprint(),
+            precision=self._precision_name(device),
             tokenizer=[
                 getattr(self.tokenizer, 'name_or_path', ''),
                 len(self.tokenizer)
@@ -375,7 +479,8 @@ class EntityPrompter(BaseModule):
 
         Each entity's prompts are embedded by the prompter's text encoder,
         averaged and L2-normalised (paper, appendix A.1: the ensemble is
-        built in the embedding space).
+        built in the embedding space). The text encoder runs in the same
+        precision as the crops in :meth:`pseudo_labels`.
 
         Args:
             templates: ``K`` templates.
@@ -387,6 +492,7 @@ class EntityPrompter(BaseModule):
         prompts = [
             p for name in self._entity_names for p in templates.fill(name)
         ]
+        _, context = self._precision(device)
         chunks = []
         for start in range(0, len(prompts), self.encode_batch_size):
             encoded = self.tokenizer(
@@ -395,7 +501,7 @@ class EntityPrompter(BaseModule):
                 padding='longest',
                 truncation=True,
                 return_tensors='pt')
-            with _autocast(device):
+            with context:
                 embeds = self.prompter.encode_text(
                     encoded['input_ids'].to(device),
                     encoded['attention_mask'].to(device))
@@ -457,9 +563,13 @@ class EntityPrompter(BaseModule):
 
         No host sync: usable inside a training step.
 
+        Precision: the prompter embeds the crops in the dtype its weights
+        are stored in (``weights_dtype``), autocast off; with float32
+        weights, under bf16 autocast on CUDA. The scoring is float32.
+
         Args:
             crop_video: ``(B, C, T, H, W)`` float, normalised like the
-                prompter's inputs.
+                prompter's inputs; cast to the weights' dtype here.
             is_image: ``(B,)`` bool, ``True`` for image samples; ``None``
                 means all are videos.
 
@@ -479,18 +589,24 @@ class EntityPrompter(BaseModule):
             raise ValueError('EntityPrompter.pseudo_labels: crop_video must '
                              'be (B, C, T, H, W), got shape '
                              f'{tuple(crop_video.shape)}')
-        with _autocast(crop_video.device):
+        dtype, context = self._precision(crop_video.device)
+        if dtype is not None:
+            crop_video = crop_video.to(dtype)
+        with context:
             video = self.prompter.encode_video(crop_video)
         # Score in float32: the temperature (~0.07) magnifies bf16's error.
+        # (.float() of the float32 cache is free; it guards against a model
+        # cast to bf16 as a whole, whose cache is rebuilt at the next
+        # build_cache.)
         with torch.autocast(crop_video.device.type, enabled=False):
             video = video.float()
-            sim = video @ self.video_entity_embeds.t()
+            sim = video @ self.video_entity_embeds.float().t()
             if is_image is not None:
                 if is_image.shape != (video.size(0), ):
                     raise ValueError(
                         'EntityPrompter.pseudo_labels: is_image must be '
                         f'({video.size(0)},), got {tuple(is_image.shape)}')
-                image_sim = video @ self.image_entity_embeds.t()
+                image_sim = video @ self.image_entity_embeds.float().t()
                 is_image = is_image.to(device=sim.device, dtype=torch.bool)
                 sim = torch.where(is_image.unsqueeze(-1), image_sim, sim)
             probs = torch.softmax(sim / self.current_temperature(), dim=-1)

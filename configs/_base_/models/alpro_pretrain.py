@@ -30,7 +30,9 @@ model = dict(
         entity_file='data/webvid/entities.txt',
         tokenizer=dict(path={{_base_.bert_dir}}),
         num_entities=1000,
-        threshold=0.2),
+        threshold=0.2,
+        # frozen: stored in bf16, no per-step autocast re-cast of its weights
+        weights_dtype='bfloat16'),
     tasks=('vtc', 'vtm', 'mlm', 'pem'),
     loss_weights=dict(vtc=1.0, vtm=1.0, mlm=1.0, pem=1.0),
     embed_dim=256)

@@ -1,4 +1,5 @@
 """EntityPrompter: stage-1 weights, the entity prompt cache, pseudo-labels."""
+import copy
 import math
 from unittest import mock
 
@@ -6,10 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmengine.runner import load_checkpoint
 from tiny_entity_prompter import (EMBED_DIM, ENTITIES, build_entity_prompter,
-                                  save_stage1_checkpoint, write_entities)
+                                  prompter_cfg, save_stage1_checkpoint,
+                                  write_entities)
 
+from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.models.prompters import AlproVideoTemplates, EntityPrompter
+from alpro.registry import MODELS
 
 
 @pytest.fixture
@@ -294,3 +299,235 @@ def test_pseudo_labels_of_real_crops(tokenizer_dir, entity_file, stage1):
     with pytest.raises(ValueError, match='is_image'):
         prompter.pseudo_labels(
             torch.randn(3, 3, 2, 32, 32), torch.tensor([True]))
+
+
+# ------------------------------------------------- weights_dtype='bfloat16'
+@pytest.fixture
+def distinct_stage1(tmp_path, tokenizer_dir):
+    """``(path, state_dict)`` of a tiny stage-1 prompter whose entities are
+    told apart: a random tiny BERT gives every prompt nearly the same [CLS]
+    (entity cosines above 0.9999, so bf16 rounding alone would reorder the
+    entities); larger word embeddings and value / output projections mix
+    the entity token into [CLS] (cosines 0.92-0.99, top-2 probability
+    margins of 0.007 and more on the crops below)."""
+    torch.manual_seed(3)
+    model = MODELS.build(prompter_cfg(tokenizer_dir))
+    model.init_weights()
+    bert = model.text_encoder.bert
+    with torch.no_grad():
+        bert.embeddings.word_embeddings.weight.mul_(50)
+        for layer in bert.encoder.layer:
+            layer.attention.self.value.weight.mul_(10)
+            layer.attention.output.dense.weight.mul_(10)
+    path = tmp_path / 'distinct_epoch_10.pth'
+    state = model.state_dict()
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    return path, state
+
+
+def assert_stored_in_bf16(prompter: EntityPrompter) -> None:
+    """Every floating tensor of the prompter in bf16 but the VTC
+    temperature (float32: it only scales the float32 scores); none
+    trainable."""
+    for name, value in prompter.prompter.state_dict().items():
+        if value.is_floating_point():
+            expected = (
+                torch.float32 if name == 'vtc_loss.temp' else torch.bfloat16)
+            assert value.dtype == expected, name
+    assert not any(p.requires_grad for p in prompter.parameters())
+    assert prompter.compute_dtype() == torch.bfloat16
+
+
+def test_bf16_weights_are_stored_frozen_and_kept(tokenizer_dir, entity_file,
+                                                 stage1):
+    path, state = stage1
+    prompter = build_entity_prompter(
+        tokenizer_dir, entity_file, path, weights_dtype='bfloat16')
+    assert prompter.weights_dtype == torch.bfloat16
+    # already at construction (Runner.val / test never call init_weights)
+    assert_stored_in_bf16(prompter)
+
+    class Algorithm(BaseModule):  # as the Runner sees the stage-2 model
+
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(4, 2)
+            self.prompter = prompter
+
+    algorithm = Algorithm()
+    algorithm.init_weights()
+    assert_stored_in_bf16(prompter)
+    own = prompter.prompter.state_dict()
+    for name, value in state.items():
+        if name != 'vtc_loss.temp':
+            assert torch.equal(own[name], value.to(own[name].dtype)), name
+    assert torch.equal(own['vtc_loss.temp'], state['vtc_loss.temp'])
+
+    algorithm.to('cpu')
+    algorithm.train()
+    assert_stored_in_bf16(prompter)
+    assert not any(m.training for m in prompter.prompter.modules())
+    assert prompter.current_temperature().dtype == torch.float32
+    # the optimiser gets the trainable head only
+    optim_wrapper = DecayGroupsOptimWrapperConstructor(
+        dict(optimizer=dict(type='AdamW', lr=1e-3)))(
+            algorithm)
+    params = [
+        p for group in optim_wrapper.optimizer.param_groups
+        for p in group['params']
+    ]
+    assert {id(p)
+            for p in params} == {id(p)
+                                 for p in algorithm.head.parameters()}
+
+    # a random prompter (checkpoint=None) is initialised, then stored, too
+    random = build_entity_prompter(
+        tokenizer_dir, entity_file, weights_dtype=torch.bfloat16)
+    random.init_weights()
+    assert_stored_in_bf16(random)
+
+    # float32 is the default; other dtypes are refused
+    assert build_entity_prompter(tokenizer_dir,
+                                 entity_file).compute_dtype() == torch.float32
+    with pytest.raises(ValueError, match='weights_dtype'):
+        build_entity_prompter(
+            tokenizer_dir, entity_file, weights_dtype='float16')
+
+
+def test_bf16_pseudo_labels_are_close_to_float32s(tokenizer_dir, entity_file,
+                                                  distinct_stage1):
+    path, _ = distinct_stage1
+    full = build_entity_prompter(tokenizer_dir, entity_file, path)
+    half = build_entity_prompter(
+        tokenizer_dir, entity_file, path, weights_dtype='bfloat16')
+    for prompter in (full, half):
+        prompter.init_weights()
+        prompter.build_cache()
+    torch.manual_seed(0)
+    crops = torch.randn(16, 3, 2, 32, 32)
+    is_image = torch.arange(16) % 4 == 0
+    full_probs, full_keep = full.pseudo_labels(crops, is_image)
+    probs, keep = half.pseudo_labels(crops, is_image)
+
+    assert probs.dtype == torch.float32 and keep.dtype == torch.bool
+    torch.testing.assert_close(probs.sum(-1), torch.ones(16))
+    # bf16 keeps 8 significant bits (relative rounding <= 2^-9 per tensor):
+    # the unit embeddings move by ~3e-3 here, so the similarities by <~1e-2
+    # and, divided by the temperature 0.07, the logits by <~0.1; the
+    # probabilities (0.12-0.26) then move by a few 1e-3 (measured: at most
+    # 3e-3 here, 6.5e-3 over 6 random prompters). 0.02 leaves room for
+    # other CPUs' bf16 kernels and is still well under the signal: the
+    # probabilities of a row span ~0.1.
+    diff = (probs - full_probs).abs().max()
+    assert diff < 0.02
+    assert diff > 0, 'the bf16 prompter computed in float32'
+    same_top = probs.argmax(-1) == full_probs.argmax(-1)
+    assert same_top.sum() >= 14
+    assert (keep == full_keep).sum() >= 14
+    assert len(half.topk(probs, k=2)[0]) == 2
+    # under an outer autocast (the optim wrapper's), the bf16 prompter gets
+    # bf16 crops and runs with autocast off
+    seen = []
+    hook = half.prompter.backbone.register_forward_pre_hook(
+        lambda module, args: seen.append(
+            (args[0].dtype, torch.is_autocast_enabled('cpu'))))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        torch.testing.assert_close(
+            half.pseudo_labels(crops, is_image)[0], probs, rtol=0, atol=0)
+    hook.remove()
+    assert seen == [(torch.bfloat16, False)]
+
+    # the crops went through the bf16 weights, the scores are float32
+    video = half.prompter.encode_video(crops.bfloat16()).float()
+    sim = torch.where(is_image[:, None], video @ half.image_entity_embeds.t(),
+                      video @ half.video_entity_embeds.t())
+    torch.testing.assert_close(
+        probs, torch.softmax(sim / half.current_temperature(), -1))
+
+    # the cache is in the crops' precision: entity 2 by hand, in bf16,
+    # matches it; in float32 on the same (bf16-rounded) weights, it does not
+    rounded = copy.deepcopy(half.prompter).float()
+    by_hand = {}
+    for name, model in (('bf16', half.prompter), ('float32', rounded)):
+        rows = []
+        for template in half.video_templates.templates:
+            encoded = half.tokenizer([template.format(ENTITIES[2])],
+                                     return_tensors='pt')
+            rows.append(
+                model.encode_text(encoded['input_ids'],
+                                  encoded['attention_mask']).float())
+        by_hand[name] = F.normalize(torch.cat(rows).mean(0), dim=-1)
+    cached = half.video_entity_embeds[2]
+    assert cached.dtype == torch.float32
+    torch.testing.assert_close(cached, by_hand['bf16'], rtol=0, atol=5e-4)
+    assert (cached - by_hand['float32']).abs().max() > 1e-3
+
+
+def test_state_dicts_load_across_dtypes(tmp_path, tokenizer_dir, entity_file,
+                                        distinct_stage1):
+    path, _ = distinct_stage1
+    full = build_entity_prompter(tokenizer_dir, entity_file, path)
+    full.init_weights()
+    half = build_entity_prompter(
+        tokenizer_dir, entity_file, weights_dtype='bfloat16')
+    # a float32 stage-2 checkpoint into bf16 parameters: rounded
+    half.load_state_dict(full.state_dict())
+    assert_stored_in_bf16(half)
+    for name, value in half.prompter.state_dict().items():
+        assert torch.equal(value,
+                           full.prompter.state_dict()[name].to(value.dtype))
+    # a bf16 one into float32 parameters, as MMEngine's load_from does it
+    checkpoint = tmp_path / 'stage2_bf16.pth'
+    torch.save({'state_dict': half.state_dict(), 'meta': {}}, checkpoint)
+    again = build_entity_prompter(tokenizer_dir, entity_file)
+    load_checkpoint(again, str(checkpoint), map_location='cpu', strict=True)
+    for name, value in again.prompter.state_dict().items():
+        if value.is_floating_point():
+            assert value.dtype == torch.float32, name
+        assert torch.equal(
+            value.to(half.prompter.state_dict()[name].dtype),
+            half.prompter.state_dict()[name])
+    assert not any(p.requires_grad for p in again.parameters())
+
+
+def test_cache_is_rebuilt_when_the_dtype_changes(tokenizer_dir, entity_file,
+                                                 distinct_stage1):
+    _, state = distinct_stage1
+    # weights exactly representable in bf16: their fingerprint is the same
+    # in both dtypes, only the precision tells the caches apart
+    rounded = {
+        k: v.bfloat16().float() if v.is_floating_point() else v
+        for k, v in state.items()
+    }
+    prompter = build_entity_prompter(tokenizer_dir, entity_file)
+    prompter.prompter.load_state_dict(rounded)
+    assert prompter.build_cache() is True
+    full_cache = prompter.video_entity_embeds.clone()
+    fingerprint = prompter._weights_fingerprint()
+
+    prompter.to(torch.bfloat16)  # the whole module, cache buffers too
+    assert prompter.compute_dtype() == torch.bfloat16
+    assert prompter._weights_fingerprint() == fingerprint
+    assert prompter.compute_cache_key() != prompter.cache_key
+    assert prompter.build_cache() is True
+    reference = build_entity_prompter(
+        tokenizer_dir, entity_file, weights_dtype='bfloat16')
+    reference.prompter.load_state_dict(rounded)
+    reference.build_cache()
+    assert prompter.video_entity_embeds.dtype == torch.float32
+    torch.testing.assert_close(
+        prompter.video_entity_embeds,
+        reference.video_entity_embeds,
+        rtol=0,
+        atol=0)
+    assert not torch.allclose(prompter.video_entity_embeds, full_cache)
+    assert prompter.cache_key == reference.cache_key
+    probs, _ = prompter.pseudo_labels(torch.randn(2, 3, 2, 32, 32))
+    assert probs.dtype == torch.float32
+
+    prompter.float()
+    assert prompter.build_cache() is True
+    torch.testing.assert_close(
+        prompter.video_entity_embeds, full_cache, rtol=0, atol=0)
+    assert prompter.build_cache() is False
+    assert prompter.num_cache_builds == 3
