@@ -1,6 +1,8 @@
 """CompileHook: the pre-training losses trace as one graph and compute what
 the eager model computes; tools/train.py turns ``compile`` into the hook."""
 import copy
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,28 +97,56 @@ def test_config_compile_key_becomes_the_hook():
     assert 'custom_hooks' not in use_compile_hook(cfg)
 
 
-def test_train_tool_runs_with_the_hook(demo_corpus, tmp_path):
-    cmd = [
-        sys.executable,
-        str(REPO / 'tools/train.py'),
-        str(REPO / 'configs/demo/pretrain_prompter.py'), '--work-dir',
-        str(tmp_path), '--cfg-options', 'compile.backend=aot_eager',
-        'compile.fullgraph=True', 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1', 'default_hooks.logger.interval=1'
-    ]
-    done = subprocess.run(
-        cmd,
-        cwd=demo_corpus,
-        env=dict(
-            PYTHONPATH=str(REPO),
-            PATH='/usr/bin:/bin',
-            ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-            OMP_NUM_THREADS='1'),
-        capture_output=True,
-        text=True,
-        timeout=600)
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def dist_train(work_dir: Path, cwd: Path, *options: str) -> str:
+    """2 gloo processes, one epoch of the demo prompter."""
+    done = subprocess.run([
+        'bash',
+        str(REPO / 'tools/dist_train.sh'),
+        str(REPO / 'configs/demo/pretrain_prompter.py'), '2', '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', *options
+    ],
+                          cwd=cwd,
+                          env=dict(
+                              os.environ,
+                              PYTHONPATH=str(REPO),
+                              PYTHON=sys.executable,
+                              PORT=str(free_port()),
+                              ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
+                              OMP_NUM_THREADS='1'),
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
-    assert 'CompileHook: PrompterPretrainer.loss compiled' in output
-    assert "'backend': 'aot_eager'" in output
-    assert (tmp_path / 'epoch_1.pth').exists()
+    return output
+
+
+def test_compiled_ddp_training_equals_eager(demo_corpus, tmp_path):
+    """tools/dist_train.sh with a config's ``compile`` (as the hook): the
+    gradients are still all-reduced, so two compiled processes end with the
+    weights of two eager ones."""
+    eager = dist_train(tmp_path / 'eager', demo_corpus)
+    compiled = dist_train(tmp_path / 'compiled', demo_corpus,
+                          'compile.backend=aot_eager',
+                          'compile.fullgraph=True')
+    assert 'CompileHook' not in eager
+    assert 'CompileHook: PrompterPretrainer.loss compiled' in compiled
+    assert "'backend': 'aot_eager'" in compiled
+    weights = [
+        torch.load(tmp_path / run / 'epoch_1.pth',
+                   weights_only=True)['state_dict']
+        for run in ('eager', 'compiled')
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    backbone_keys = 0
+    for key, value in weights[0].items():
+        torch.testing.assert_close(weights[1][key], value, msg=key)
+        backbone_keys += int(key.startswith('backbone.'))
+    assert backbone_keys > 10
