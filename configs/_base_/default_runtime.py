@@ -2,7 +2,9 @@
 default_scope = 'alpro'
 
 default_hooks = dict(
-    runtime_info=dict(type='RuntimeInfoHook'),
+    # MMEngine's RuntimeInfoHook without an .item() per loss per iteration:
+    # the logged values are read from the device when the logger needs them
+    runtime_info=dict(type='SyncFreeRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),

@@ -340,10 +340,10 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
         inputs = out['inputs']
         samples: List = out['data_samples']
         video = inputs['video']
+        # built on the host, copied without waiting for the stream
         inputs['is_image'] = torch.tensor(
-            ['img_path' in s.metainfo for s in samples],
-            dtype=torch.bool,
-            device=video.device)
+            ['img_path' in s.metainfo for s in samples], dtype=torch.bool).to(
+                video.device, non_blocking=True)
         if self.mlm_probability > 0:
             inputs['mlm_text_ids'], inputs['mlm_labels'] = self.mask_text(
                 inputs['text_ids'], inputs['text_mask'])

@@ -80,7 +80,11 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
 
     def tokenize(self, texts: List[str]) -> dict:
         """Tokenise captions; returns ``input_ids`` and ``attention_mask``
-        ``(B, L)`` on the device."""
+        ``(B, L)`` on the device.
+
+        The copies are ``non_blocking``: a blocking host-to-GPU copy waits
+        for the whole stream (the previous step included), a host sync.
+        """
         encoded = self.tokenizer(
             texts,
             max_length=self.max_length,
@@ -88,8 +92,9 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
             truncation=True,
             return_tensors='pt')
         return dict(
-            text_ids=encoded['input_ids'].to(self.device),
-            text_mask=encoded['attention_mask'].to(self.device))
+            text_ids=encoded['input_ids'].to(self.device, non_blocking=True),
+            text_mask=encoded['attention_mask'].to(
+                self.device, non_blocking=True))
 
     def forward(self, data: dict, training: bool = False) -> dict:
         clips: List[Optional[torch.Tensor]] = data['inputs']
