@@ -15,13 +15,15 @@ optimiser and optim wrapper; ``--amp``: bf16 autocast, as
 samples/s, seconds per step, peak memory and, with ``--peak-tflops``, the
 model FLOPs utilisation (MFU): FLOPs of one step (counted by
 ``torch.utils.flop_counter`` over forward and backward, eager) x steps/s /
-peak.
+peak. On CUDA it also lists the host syncs of one step (torch's sync
+debug mode).
 """
 import argparse
 import copy
 import tempfile
 import time
-from typing import Optional
+import warnings
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -83,6 +85,23 @@ def step_flops(model, batch: dict) -> int:
         model.parse_losses(losses)[0].backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
+
+
+def host_syncs(step) -> List[str]:
+    """Where one step makes the host wait for the GPU: the places
+    (``file:line``) of the synchronising CUDA calls torch's sync debug mode
+    reports, one entry per call."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode('default')
+    return [
+        f'{w.filename}:{w.lineno}' for w in caught
+        if 'synchronizing' in str(w.message)
+    ]
 
 
 def write_profile(step, path: str, cuda: bool) -> None:
@@ -147,12 +166,14 @@ def benchmark(cfg: Config,
     if cuda:
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / iters
+    syncs = host_syncs(step) if cuda else []
     if profile_path:
         write_profile(step, profile_path, cuda)
     return dict(
         seconds_per_step=seconds,
         samples_per_s=batch_size / seconds,
         compile_seconds=compile_seconds,
+        host_syncs=syncs,
         tflop_per_step=flops / 1e12,
         achieved_tflops=flops / seconds / 1e12,
         peak_memory_gib=(torch.cuda.max_memory_allocated() /
@@ -182,6 +203,10 @@ def main(argv=None) -> dict:
     if args.peak_tflops:
         result['mfu'] = result['achieved_tflops'] / args.peak_tflops
         line += f", MFU {100 * result['mfu']:.1f}%"
+    if device.startswith('cuda'):
+        syncs = result['host_syncs']
+        print(f'host syncs in one step: {len(syncs)}' +
+              ''.join(f'\n  {place}' for place in sorted(set(syncs))))
     print(line)
     return result
 

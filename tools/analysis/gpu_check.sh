@@ -97,6 +97,6 @@ esac
 
 echo
 echo "== summary"
-summary=$(grep -h "samples/s\|GFLOPs\|^exact vs\|^original \|^exact \|^topk" \
+summary=$(grep -h "samples/s\|GFLOPs\|host syncs\|^exact vs\|^original \|^exact \|^topk" \
   "$OUT"/flops_*.txt "$OUT"/*_b*.txt "$OUT"/retrieval_*.txt 2>/dev/null)
 echo "$summary" | tee "$OUT/summary.txt"
