@@ -63,3 +63,24 @@ def test_tools_run_on_the_demo_configs(config):
     # a training step: forward + backward, about 3x the forward
     per_video = result['tflop_per_step'] * 1e3 / 4
     assert 2 * flops['gflops'] < per_video < 5 * flops['gflops']
+
+
+def test_op_count_sees_autocast_casts():
+    """--count-ops: one eager step's aten operators; bf16 autocast (on the
+    CPU here) adds dtype casts, the matrix products stay the same."""
+    cfg = Config.fromfile(REPO / 'configs/demo/pretrain.py')
+    counts = [
+        benchmark_train_step.benchmark(
+            cfg,
+            batch_size=4,
+            amp=amp,
+            iters=1,
+            warmup=0,
+            device='cpu',
+            ops=True)['op_counts'] for amp in (False, True)
+    ]
+    fp32, bf16 = counts
+    assert fp32['matmuls'] == bf16['matmuls'] > 0
+    assert fp32['attention'] == bf16['attention'] > 0
+    assert bf16['casts'] > fp32['casts'] + 50
+    assert bf16['total'] > bf16['matmuls'] + bf16['casts']

@@ -2,8 +2,8 @@
 
 Usage:
   python tools/analysis/benchmark_train_step.py CONFIG [--batch-size B]
-      [--amp] [--compile [MODE]] [--iters N] [--warmup W] [--peak-tflops P]
-      [--cfg-options ...]
+      [--amp] [--compile [MODE]] [--count-ops] [--iters N] [--warmup W]
+      [--peak-tflops P] [--cfg-options ...]
 
 Random weights and a random batch of the config's shapes (no files read:
 ``offline_model_cfg``), stepped as the Runner steps it: ``model.train_step``
@@ -16,18 +16,22 @@ samples/s, seconds per step, peak memory and, with ``--peak-tflops``, the
 model FLOPs utilisation (MFU): FLOPs of one step (counted by
 ``torch.utils.flop_counter`` over forward and backward, eager) x steps/s /
 peak. On CUDA it also lists the host syncs of one step (torch's sync
-debug mode).
+debug mode); ``--count-ops`` counts the aten operators of one eager step
+(a proxy for the kernel launches a host must issue; with ``--amp`` on the
+CPU, bf16 autocast runs there too, so its casts are counted).
 """
 import argparse
 import copy
 import tempfile
 import time
 import warnings
-from typing import List, Optional
+from collections import Counter
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from alpro.engine.hooks.compile_hook import compile_method
@@ -50,6 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         const='default',
         metavar='MODE',
         help='torch.compile the loss (CompileHook); MODE as torch.compile')
+    parser.add_argument(
+        '--count-ops',
+        action='store_true',
+        help='count the aten operators of one eager step (all, matrix '
+        'products, dtype casts, attention)')
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument(
@@ -70,8 +79,8 @@ def optim_wrapper_cfg(cfg: Config, amp: bool, device: str) -> dict:
     wrapper = copy.deepcopy(cfg.optim_wrapper)
     wrapper.pop('accumulative_counts', None)
     if amp:
-        if not device.startswith('cuda'):
-            raise SystemExit('--amp needs a CUDA device')
+        # CPU too with SyncFreeOptimWrapper (bf16 autocast on the CPU: for
+        # --count-ops; MMEngine's AmpOptimWrapper refuses the CPU)
         use_bf16(wrapper)
     return wrapper
 
@@ -85,6 +94,34 @@ def step_flops(model, batch: dict) -> int:
         model.parse_losses(losses)[0].backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the aten operators run inside it, by name (forward and
+    backward; in eager mode each is at least one kernel launch on a
+    GPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(step) -> Dict[str, int]:
+    """The aten operators of one eager step: all, matrix products, dtype
+    casts (autocast's among them) and attention calls."""
+    with OpCounter() as counter:
+        step()
+    ops = counter.counts
+    return dict(
+        total=sum(ops.values()),
+        matmuls=sum(ops[name] for name in ('mm', 'addmm', 'bmm', 'baddbmm')),
+        casts=ops['_to_copy'],
+        attention=sum(n for name, n in ops.items()
+                      if 'scaled_dot_product' in name))
 
 
 def host_syncs(step) -> List[str]:
@@ -127,7 +164,8 @@ def benchmark(cfg: Config,
               warmup: int,
               device: str,
               profile_path: Optional[str] = None,
-              compile_mode: Optional[str] = None) -> dict:
+              compile_mode: Optional[str] = None,
+              ops: bool = False) -> dict:
     register_all_modules()
     with tempfile.TemporaryDirectory() as folder:
         model = MODELS.build(
@@ -147,6 +185,8 @@ def benchmark(cfg: Config,
     def step():
         model.train_step(batch, optim_wrapper)
 
+    # counted eager: compiled kernels do not pass through the dispatcher
+    op_counts = count_ops(step) if ops else None
     compile_seconds = 0.0
     if compile_mode:
         compile_method(model, 'loss', mode=compile_mode)
@@ -174,6 +214,7 @@ def benchmark(cfg: Config,
         samples_per_s=batch_size / seconds,
         compile_seconds=compile_seconds,
         host_syncs=syncs,
+        op_counts=op_counts,
         tflop_per_step=flops / 1e12,
         achieved_tflops=flops / seconds / 1e12,
         peak_memory_gib=(torch.cuda.max_memory_allocated() /
@@ -189,7 +230,7 @@ def main(argv=None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     result = benchmark(cfg, args.batch_size, args.amp, args.iters, args.warmup,
-                       device, args.profile, args.compile)
+                       device, args.profile, args.compile, args.count_ops)
     compiled = (
         f' compiled ({args.compile}, {result["compile_seconds"]:.0f} s '
         'to compile)' if args.compile else '')
@@ -203,6 +244,10 @@ def main(argv=None) -> dict:
     if args.peak_tflops:
         result['mfu'] = result['achieved_tflops'] / args.peak_tflops
         line += f", MFU {100 * result['mfu']:.1f}%"
+    if result['op_counts']:
+        print('aten ops in one eager step: ' +
+              ', '.join(f'{name} {n}'
+                        for name, n in result['op_counts'].items()))
     if device.startswith('cuda'):
         syncs = result['host_syncs']
         print(f'host syncs in one step: {len(syncs)}' +

@@ -59,7 +59,7 @@ alpro_rows() {  # ALPRO stage 2: VTC + VTM + MLM + PEM with the prompter
   local cfg=configs/alpro/pretrain_webvid.py
   # most wanted first: a call cut by its time limit keeps the rows it ran
   run alpro_b16_bf16 python3 $BENCH "$cfg" --batch-size 16 --amp \
-    --iters 20 --warmup 5 --peak-tflops "$PEAK" \
+    --iters 20 --warmup 5 --peak-tflops "$PEAK" --count-ops \
     --profile "$OUT/profile_alpro_b16_bf16.txt"
   # the loss compiled (CompileHook, as tools/train.py --compile MODE)
   run alpro_b16_bf16_compiled python3 $BENCH "$cfg" --batch-size 16 --amp \
@@ -99,6 +99,6 @@ esac
 
 echo
 echo "== summary"
-summary=$(grep -h "samples/s\|GFLOPs\|host syncs\|^exact vs\|^original \|^exact \|^topk" \
+summary=$(grep -h "samples/s\|GFLOPs\|host syncs\|aten ops\|^exact vs\|^original \|^exact \|^topk" \
   "$OUT"/flops_*.txt "$OUT"/*_b*.txt "$OUT"/retrieval_*.txt 2>/dev/null)
 echo "$summary" | tee "$OUT/summary.txt"
