@@ -185,8 +185,10 @@ def benchmark(cfg: Config,
     def step():
         model.train_step(batch, optim_wrapper)
 
-    # counted eager: compiled kernels do not pass through the dispatcher
-    op_counts = count_ops(step) if ops else None
+    op_counts = None
+    if ops:  # eager (compiled kernels bypass the dispatcher), after a step
+        step()  # that creates the optimiser's state
+        op_counts = count_ops(step)
     compile_seconds = 0.0
     if compile_mode:
         compile_method(model, 'loss', mode=compile_mode)
