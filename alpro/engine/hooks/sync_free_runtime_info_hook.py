@@ -54,7 +54,8 @@ class SyncFreeRuntimeInfoHook(RuntimeInfoHook):
                          outputs: Optional[dict] = None) -> None:
         if outputs:
             self._pending.append({
-                key: value.detach() if torch.is_tensor(value) else value
+                key:
+                value.detach() if torch.is_tensor(value) else value
                 for key, value in outputs.items()
             })
         if self._is_read_now(runner, batch_idx):
@@ -86,8 +87,9 @@ class SyncFreeRuntimeInfoHook(RuntimeInfoHook):
             if torch.is_tensor(value)
         ]
         host = iter(
-            torch.stack([t.reshape(()).float().to(tensors[0].device)
-                         for t in tensors]).tolist() if tensors else ())
+            torch.stack(
+                [t.reshape(()).float().to(tensors[0].device)
+                 for t in tensors]).tolist() if tensors else ())
         for step in self._pending:
             for key, value in step.items():
                 if torch.is_tensor(value):
