@@ -1,15 +1,13 @@
 """CompileHook: the pre-training losses trace as one graph and compute what
 the eager model computes; tools/train.py turns ``compile`` into the hook."""
 import copy
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
+from tool_runs import free_port, run_tool
 
 from alpro.engine.hooks import compile_method
 from alpro.registry import MODELS
@@ -97,35 +95,18 @@ def test_config_compile_key_becomes_the_hook():
     assert 'custom_hooks' not in use_compile_hook(cfg)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def dist_train(work_dir: Path, cwd: Path, *options: str) -> str:
     """2 gloo processes, one epoch of the demo prompter."""
-    done = subprocess.run([
+    return run_tool([
         'bash',
         str(REPO / 'tools/dist_train.sh'),
         str(REPO / 'configs/demo/pretrain_prompter.py'), '2', '--work-dir',
         str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1', *options
     ],
-                          cwd=cwd,
-                          env=dict(
-                              os.environ,
-                              PYTHONPATH=str(REPO),
-                              PYTHON=sys.executable,
-                              PORT=str(free_port()),
-                              ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-                              OMP_NUM_THREADS='1'),
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    return output
+                    cwd,
+                    PORT=str(free_port()),
+                    PYTHON=sys.executable)
 
 
 def test_compiled_ddp_training_equals_eager(demo_corpus, tmp_path):

@@ -10,29 +10,16 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
+from tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run(cmd, cwd) -> str:
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
-        ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-        OMP_NUM_THREADS='1')
-    done = subprocess.run(
-        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    return output
 
 
 @pytest.fixture(scope='module')
 def stage_one(demo_corpus):
     """The demo prompter trained 2 epochs, and the demo entity vocabulary,
     where configs/demo/pretrain.py expects them."""
-    run([
+    run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(REPO / 'configs/demo/pretrain_prompter.py'), '--work-dir',
@@ -42,7 +29,7 @@ def stage_one(demo_corpus):
     # the config names the checkpoint of the full 60-epoch schedule
     os.replace(demo_corpus / 'work_dirs/pretrain_prompter/epoch_2.pth',
                demo_corpus / 'work_dirs/pretrain_prompter/epoch_60.pth')
-    run([
+    run_tool([
         sys.executable,
         str(REPO / 'tools/data/build_entity_vocab.py'),
         'data/demo/annotations/results_demo_train.csv',
@@ -53,7 +40,7 @@ def stage_one(demo_corpus):
 
 
 def test_stage_two_writes_scalars_and_panels(stage_one, tmp_path):
-    output = run([
+    output = run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(REPO / 'configs/demo/pretrain.py'), '--work-dir',

@@ -1,14 +1,12 @@
 """configs/demo/pretrain_prompter.py end to end: a short run, what it writes
 to TensorBoard, two CPU processes, and a backbone from the example plugin."""
 import glob
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
+from tool_runs import free_port, run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/demo/pretrain_prompter.py'
@@ -18,30 +16,6 @@ SHORT = [
     '--cfg-options', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
     'default_hooks.logger.interval=1'
 ]
-
-
-def env(**extra) -> dict:
-    variables = dict(os.environ)
-    variables.update(
-        PYTHONPATH=str(REPO),
-        TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
-        ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-        OMP_NUM_THREADS='1',
-        **extra)
-    return variables
-
-
-def run(cmd, cwd, **extra) -> str:
-    done = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=env(**extra),
-        capture_output=True,
-        text=True,
-        timeout=900)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    return output
 
 
 def scalars(work_dir: Path) -> dict:
@@ -56,7 +30,7 @@ def scalars(work_dir: Path) -> dict:
 
 
 def test_short_run_writes_tensorboard_scalars(demo_corpus, tmp_path):
-    run([
+    run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(CONFIG), '--work-dir',
@@ -71,29 +45,23 @@ def test_short_run_writes_tensorboard_scalars(demo_corpus, tmp_path):
     assert (tmp_path / 'epoch_2.pth').exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_cpu_processes(demo_corpus, tmp_path):
-    output = run([
+    output = run_tool([
         'bash',
         str(REPO / 'tools/dist_train.sh'),
         str(CONFIG), '2', '--work-dir',
         str(tmp_path), *SHORT
     ],
-                 demo_corpus,
-                 PORT=str(free_port()),
-                 PYTHON=sys.executable)
+                      demo_corpus,
+                      PORT=str(free_port()),
+                      PYTHON=sys.executable)
     assert 'alpro train: rank 1 of 2 on cpu' in output
     assert 'retrieval/t2v_r1' in output
     assert (tmp_path / 'epoch_2.pth').exists()
 
 
 def test_plugin_backbone_trains_by_config(demo_corpus, tmp_path):
-    output = run([
+    output = run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(PLUGIN_CONFIG), '--work-dir',

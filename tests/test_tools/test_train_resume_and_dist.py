@@ -4,27 +4,15 @@ A toy model (tests/toy_video_text_model.py) on the demo corpus runs through
 the real Runner, data pipeline, hooks and checkpoints; checkpoints load under
 ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
 """
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from tool_runs import free_port, run_tool, tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/toy_train.py'
-
-
-def env() -> dict:
-    variables = dict(os.environ)
-    variables.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
-                                    str(REPO)]),
-        TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
-        ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-        OMP_NUM_THREADS='1')
-    return variables
 
 
 def train(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -33,7 +21,7 @@ def train(workdir: Path, *args: str) -> subprocess.CompletedProcess:
          str(REPO / 'tools/train.py'),
          str(CONFIG), *args],
         cwd=workdir,
-        env=env(),
+        env=tool_env(),
         capture_output=True,
         text=True,
         timeout=600)
@@ -76,28 +64,16 @@ def test_resume_latest_without_a_path(demo_corpus, tmp_path):
     assert (tmp_path / 'epoch_2.pth').exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_dist_train_two_cpu_processes(demo_corpus, tmp_path):
-    variables = env()
-    variables.update(PORT=str(free_port()), PYTHON=sys.executable)
-    done = subprocess.run([
+    output = run_tool([
         'bash',
         str(REPO / 'tools/dist_train.sh'),
         str(CONFIG), '2', '--work-dir',
         str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'
     ],
-                          cwd=demo_corpus,
-                          env=variables,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+                      demo_corpus,
+                      PORT=str(free_port()),
+                      PYTHON=sys.executable)
     assert 'alpro train: rank 0 of 2 on cpu' in output
     assert 'alpro train: rank 1 of 2 on cpu' in output
     # 19 training clips, batch 4 per process: 3 iterations, not 5

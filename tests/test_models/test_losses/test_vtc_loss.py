@@ -1,6 +1,5 @@
 """VTCLoss: the value by hand, the temperature, and two ranks equal one."""
 import math
-import socket
 import time
 import warnings
 from pathlib import Path
@@ -10,6 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
+from tool_runs import free_port
 
 from alpro.models.losses import VTCLoss
 from alpro.models.losses import vtc_loss as vtc_module
@@ -210,12 +210,6 @@ def worker(rank: int, port: int, out_dir: str) -> None:
         torch.save(results, Path(out_dir) / f'rank{rank}.pt')
     finally:
         dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def run_two_ranks(out_dir: Path) -> list:
