@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
 from alpro.utils.cli import (add_runner_arguments, load_runner_config,
-                             use_bf16, use_compile_hook)
+                             use_bf16, use_bf16_evaluation, use_compile_hook)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,7 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='bf16 automatic mixed precision (CUDA only)')
+        help='bf16 automatic mixed precision (CUDA only); the retrieval '
+        'validation loop in bf16 too')
     parser.add_argument(
         '--compile',
         nargs='?',
@@ -43,6 +44,7 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         if torch.cuda.is_available():
             use_bf16(cfg.optim_wrapper)
+            use_bf16_evaluation(cfg.get('val_cfg'))
         else:
             print_log(
                 '--amp ignored: mixed precision needs a CUDA device',

@@ -2,6 +2,7 @@
 import argparse
 import os
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 
@@ -10,8 +11,11 @@ from .setup_env import register_all_modules
 
 __all__ = [
     'add_runner_arguments', 'load_runner_config', 'use_bf16',
-    'use_compile_hook'
+    'use_bf16_evaluation', 'use_compile_hook'
 ]
+
+#: the loops that take ``dtype`` (alpro's retrieval loops)
+_DTYPE_LOOPS = ('RetrievalValLoop', 'RetrievalTestLoop')
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +67,20 @@ def use_bf16(optim_wrapper: dict) -> dict:
         optim_wrapper['type'] = 'AmpOptimWrapper'
     optim_wrapper['dtype'] = 'bfloat16'
     return optim_wrapper
+
+
+def use_bf16_evaluation(loop_cfg: Optional[dict]) -> bool:
+    """Ask a val/test loop config for bf16 autocast.
+
+    alpro's retrieval loops take ``dtype='bfloat16'``; MMEngine's own
+    ``ValLoop``/``TestLoop`` offer float16 only (``fp16=True``), so they are
+    left as they are. Returns whether the loop was switched.
+    """
+    if not loop_cfg or str(loop_cfg.get('type', '')).split('.')[-1] \
+            not in _DTYPE_LOOPS:
+        return False
+    loop_cfg['dtype'] = 'bfloat16'
+    return True
 
 
 def use_compile_hook(cfg: Config) -> Config:

@@ -3,8 +3,6 @@ reference ranking, and two gloo processes equal one."""
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,30 +10,21 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from tool_runs import free_port, run_tool
 
+from alpro.engine.runner import RetrievalTestLoop
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import DATASETS, MODELS
+from alpro.utils import register_all_modules
+from alpro.utils.cli import use_bf16_evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/retrieval_eval.py'
 METRIC = re.compile(r'retrieval/(\w+): ([\d.]+)')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def run_test(workdir, checkpoint, out, nproc=1) -> dict:
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
-        ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
-        OMP_NUM_THREADS='1',
-        PORT=str(free_port()),
-        PYTHON=sys.executable)
     if nproc == 1:
         cmd = [sys.executable, str(REPO / 'tools/test.py')]
         cmd += [str(CONFIG), str(checkpoint), '--work-dir', str(out)]
@@ -49,10 +38,8 @@ def run_test(workdir, checkpoint, out, nproc=1) -> dict:
             str(nproc), '--work-dir',
             str(out)
         ]
-    done = subprocess.run(
-        cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
+    output = run_tool(
+        cmd, workdir, PORT=str(free_port()), PYTHON=sys.executable)
     lines = [
         line for line in output.splitlines()
         if 'Epoch(test)' in line and 'retrieval/' in line
@@ -112,3 +99,38 @@ def test_exact_evaluation_one_and_two_processes(demo_corpus, tmp_path):
         one, abs=1e-4)
     two = run_test(demo_corpus, checkpoint, tmp_path / 'two', nproc=2)
     assert two == one
+
+
+@pytest.mark.parametrize('dtype', [None, 'bfloat16'])
+def test_loop_evaluates_in_the_dtype_asked(demo_corpus, tmp_path, monkeypatch,
+                                           dtype):
+    """``test_cfg.dtype`` (``tools/test.py --amp`` on CUDA): the fusion
+    passes run under autocast to it (here on the CPU)."""
+    monkeypatch.chdir(demo_corpus)
+    register_all_modules()
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = f'retrieval_{dtype}_{tmp_path.name}'
+    cfg.test_cfg = dict(type='RetrievalTestLoop', dtype=dtype)
+    runner = Runner.from_cfg(cfg)
+    seen = set()
+    runner.model.vtm_head.register_forward_hook(
+        lambda module, args, out: seen.add(out.dtype))
+    metrics = runner.test()
+    assert seen == {torch.bfloat16 if dtype else torch.float32}
+    assert 0 <= metrics['retrieval/t2v_r1'] <= 100
+
+
+def test_loop_refuses_an_unknown_dtype():
+    with pytest.raises(ValueError, match="dtype='int8'"):
+        RetrievalTestLoop(None, None, None, dtype='int8')
+
+
+def test_amp_switches_the_retrieval_loops_only():
+    retrieval = dict(type='alpro.RetrievalValLoop')
+    assert use_bf16_evaluation(retrieval)
+    assert retrieval['dtype'] == 'bfloat16'
+    plain = dict(type='TestLoop')
+    assert not use_bf16_evaluation(plain)
+    assert plain == dict(type='TestLoop')
+    assert not use_bf16_evaluation(None)

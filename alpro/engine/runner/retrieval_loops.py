@@ -1,5 +1,6 @@
 """Validation and test loops that rank every text against every video."""
-from typing import Dict, List
+import contextlib
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.dist import all_gather_object, get_rank, get_world_size
@@ -92,17 +93,47 @@ def rank_split(loop) -> dict:
     return {f'{prefix}/{k}': v for k, v in metrics.items()}
 
 
+_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+
 class RetrievalLoopMixin:
     """``run`` of the retrieval loops: the hooks of ``stage``, then
-    :func:`rank_split`."""
+    :func:`rank_split`, under autocast when asked.
+
+    Args (after MMEngine's ``runner``, ``dataloader``, ``evaluator``):
+        fp16: MMEngine's switch: float16 autocast.
+        dtype: ``'bfloat16'`` or ``'float16'``: autocast to that dtype
+            (``tools/test.py --amp`` sets bfloat16); ``None`` with ``fp16``
+            off: float32. The VTC similarities stay float32 either way.
+    """
 
     stage = 'val'
+
+    def __init__(self,
+                 runner,
+                 dataloader,
+                 evaluator,
+                 fp16: bool = False,
+                 dtype: Optional[str] = None) -> None:
+        if dtype is not None and dtype not in _DTYPES:
+            raise ValueError(f'{type(self).__name__}: dtype={dtype!r}; use '
+                             f'None or one of {sorted(_DTYPES)}')
+        super().__init__(runner, dataloader, evaluator, fp16=fp16)
+        self.autocast_dtype = _DTYPES.get(dtype,
+                                          torch.float16 if fp16 else None)
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        device = next(self.runner.model.parameters()).device
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
 
     def run(self) -> dict:
         stage = self.stage
         self.runner.call_hook(f'before_{stage}')
         self.runner.call_hook(f'before_{stage}_epoch')
-        metrics = rank_split(self)
+        with self._autocast():
+            metrics = rank_split(self)
         self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{stage}')
         return metrics

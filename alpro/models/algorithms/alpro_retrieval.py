@@ -104,7 +104,10 @@ class AlproRetrieval(AlproPretrainer):
             text's top ``rerank_k`` scores ``min(re-scored) - 2 + sim``:
             below every re-scored pair, in VTC order.
         """
-        sim = text_feat.float() @ video_feat.float().t()
+        # float32 under autocast too: the candidates and the vtm_logit+vtc
+        # score must not depend on the evaluation dtype's rounding
+        with torch.autocast(text_feat.device.type, enabled=False):
+            sim = text_feat.float() @ video_feat.float().t()
         num_videos = sim.size(1)
         k = num_videos if self.rerank_k == 'all' else min(
             self.rerank_k, num_videos)
