@@ -1,9 +1,12 @@
 """Text-video retrieval: fine-tuning with VTC + VTM, and ranking every
 text against every video with VTC then re-scoring with VTM."""
+import time
 from typing import Sequence, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import is_main_process
+from mmengine.logging import print_log
 
 from alpro.registry import MODELS
 from .alpro_pretrainer import AlproPretrainer
@@ -11,6 +14,34 @@ from .alpro_pretrainer import AlproPretrainer
 __all__ = ['AlproRetrieval']
 
 SCORES = ('vtm_prob', 'vtm_logit+vtc')
+
+
+class _Progress:
+    """Logs, on the main process, about every tenth of a long re-scoring
+    (at least ``min_batches`` fusion passes): pairs done, seconds, ETA.
+
+    Each report waits for the device once (a few reads in all), so that the
+    times are real and not those of the host queueing kernels.
+    """
+
+    min_batches = 20
+
+    def __init__(self, total: int, batches: int) -> None:
+        self.total = total
+        self.every = max(1, batches // 10)
+        self.on = batches >= self.min_batches and is_main_process()
+        self.start = time.perf_counter()
+
+    def update(self, step: int, done: int, last: torch.Tensor) -> None:
+        if not self.on or (step + 1) % self.every:
+            return
+        last.sum().item()  # wait for the device: honest times
+        seconds = time.perf_counter() - self.start
+        eta = seconds * (self.total - done) / done
+        print_log(
+            f'AlproRetrieval.rank: {done:,} / {self.total:,} pairs '
+            f're-scored, {seconds:.0f} s, eta {eta:.0f} s',
+            logger='current')
 
 
 @MODELS.register_module()
@@ -35,7 +66,8 @@ class AlproRetrieval(AlproPretrainer):
     Args:
         rerank_k: ``'all'`` or the number of videos re-scored per text.
         score: ``'vtm_prob'`` or ``'vtm_logit+vtc'``.
-        pair_batch_size: pairs per fusion pass when ranking.
+        pair_batch_size: pairs per fusion pass when ranking; a ranking of
+            20 passes or more logs its progress about every tenth.
         test_clips: K clips per video at evaluation (multi-clip test-time
             averaging): the clip's frames are K consecutive groups of T
             (``SampleFrames(num_clips=K)``) whose tokens are averaged.
@@ -116,7 +148,9 @@ class AlproRetrieval(AlproPretrainer):
             sim.size(0), device=sim.device).repeat_interleave(k)
         pair_video = top_video.flatten()
         scores = []
-        for start in range(0, pair_text.numel(), self.pair_batch_size):
+        starts = range(0, pair_text.numel(), self.pair_batch_size)
+        progress = _Progress(pair_text.numel(), len(starts))
+        for step, start in enumerate(starts):
             texts = pair_text[start:start + self.pair_batch_size]
             videos = pair_video[start:start + self.pair_batch_size]
             fused = self.text_encoder.fuse(text_tokens[texts],
@@ -127,6 +161,7 @@ class AlproRetrieval(AlproPretrainer):
                 scores.append(F.softmax(logits, dim=-1)[:, 1])
             else:
                 scores.append(logits[:, 1])
+            progress.update(step, start + texts.numel(), scores[-1])
         pair_scores = torch.cat(scores).view_as(top_sim)
         if self.score == 'vtm_logit+vtc':
             pair_scores = pair_scores + top_sim

@@ -1,7 +1,10 @@
 """AlproRetrieval: fine-tuning losses and ranking against a brute-force
 reference (every pair through the fusion encoder one at a time)."""
+import logging
+
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import MODELS
@@ -152,3 +155,35 @@ def test_multi_clip_test_time_averaging(tokenizer_dir):
         assert model.backbone_tokens(video).shape == averaged.shape
         torch.testing.assert_close(
             model.backbone_tokens(video[:, :, :2]), first)
+
+
+class Records(logging.Handler):
+    """The messages logged to MMEngine's current logger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def progress_lines(model) -> list:
+    logger = MMLogger.get_current_instance()
+    records = Records()
+    logger.addHandler(records)
+    try:
+        model.rank(*encoded(model))
+    finally:
+        logger.removeHandler(records)
+    return [m for m in records.messages if 'AlproRetrieval.rank:' in m]
+
+
+def test_long_ranking_logs_its_progress(tokenizer_dir):
+    model = build(tokenizer_dir, pair_batch_size=1)  # 35 fusion passes
+    lines = progress_lines(model)
+    assert len(lines) == 11  # every 3rd of 35 passes
+    assert '3 / 35 pairs re-scored' in lines[0]
+    assert '33 / 35 pairs re-scored' in lines[-1] and 'eta' in lines[-1]
+    model.pair_batch_size = 4  # 9 passes: quiet
+    assert progress_lines(model) == []
