@@ -27,9 +27,11 @@ run() {  # name, command...
   local name=$1
   shift
   echo "== $name: $*" | tee -a "$OUT/log.txt"
+  local start=$SECONDS
   "$@" >"$OUT/$name.txt" 2>&1
   local status=$?
   tail -n 1 "$OUT/$name.txt" | tee -a "$OUT/log.txt"
+  echo "   ($((SECONDS - start)) s)" | tee -a "$OUT/log.txt"
   [ $status -eq 0 ] || echo "   (exit $status, see $OUT/$name.txt)" | tee -a "$OUT/log.txt"
 }
 
