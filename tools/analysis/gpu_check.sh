@@ -3,7 +3,10 @@
 # machine from the project root (see docs/benchmarks.md for the figures):
 #   bash ../shared/gpu/fetch_wheels.sh           # here: wheels into .whl/
 #   bash tools/analysis/gpu_check.sh             # there, with .whl carried
-# Writes full logs under $OUT (or work_dirs/gpu_check) and prints a table.
+# ONLY=prompter | alpro | retrieval runs one part, to fit one device call
+# (10 minutes at most each): alpro and retrieval are the open rows. Writes
+# full logs under $OUT (or work_dirs/gpu_check), each row's wall time in
+# log.txt, and prints a summary.
 set -uo pipefail
 OUT=${OUT:-work_dirs/gpu_check}
 mkdir -p "$OUT"
