@@ -1,9 +1,17 @@
-"""What the end-to-end tests share: running a tool in a subprocess as a
-user does, and a free TCP port for torchrun's rendezvous."""
+"""What the end-to-end and multi-process tests share: running a tool in a
+subprocess as a user does, a free TCP port for a rendezvous, and a set of
+gloo worker processes."""
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Callable, List
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,3 +51,44 @@ def run_tool(cmd, cwd, timeout: int = 900, **extra: str) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     return output
+
+
+def _gloo_process(rank: int, worker: Callable[[int, str], None], port: int,
+                  world_size: int, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{port}',
+        rank=rank,
+        world_size=world_size)
+    try:
+        worker(rank, out_dir)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_gloo_workers(worker: Callable[[int, str], None],
+                     out_dir: Path,
+                     world_size: int = 2,
+                     timeout: float = 120) -> List[dict]:
+    """Run ``worker(rank, out_dir)`` in ``world_size`` processes, each in
+    a gloo process group of them all, one thread each; each saves its
+    results to ``out_dir / f'rank{rank}.pt'``. Returns them in rank order.
+    A worker's exception is raised here with its traceback; workers still
+    running after ``timeout`` seconds are killed and the test fails."""
+    context = mp.spawn(
+        _gloo_process,
+        args=(worker, free_port(), world_size, str(out_dir)),
+        nprocs=world_size,
+        join=False)
+    deadline = time.monotonic() + timeout
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f'the {world_size} gloo workers did not finish in '
+                        f'{timeout:g} s')
+    return [
+        torch.load(out_dir / f'rank{rank}.pt', weights_only=True)
+        for rank in range(world_size)
+    ]

@@ -1,15 +1,11 @@
 """VTM hard negatives under two real gloo ranks: drawn from the rank's own
 block of the gathered similarity matrix, never the positive."""
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
-from tool_runs import free_port
+from tool_runs import run_gloo_workers
 
 from alpro.models.algorithms import AlproPretrainer
 from alpro.models.losses import VTCLoss
@@ -39,48 +35,29 @@ def features(rank: int):
     return video, F.normalize(text, dim=-1)
 
 
-def worker(rank: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        'gloo',
-        init_method=f'tcp://127.0.0.1:{port}',
-        rank=rank,
-        world_size=WORLD_SIZE)
-    try:
-        torch.manual_seed(rank)
-        model = SimpleNamespace(vtc_loss=VTCLoss())  # what the sampler uses
-        video, text = features(rank)
-        with torch.no_grad():
-            sim_v2t, sim_t2v = model.vtc_loss.similarity(video, text)
-            draws = [
-                AlproPretrainer.hard_negatives(model, sim_v2t, sim_t2v)
-                for _ in range(DRAWS)
-            ]
-        torch.save(
-            dict(
-                columns=sim_v2t.size(1),
-                neg_text=torch.stack([d[0] for d in draws]),
-                neg_video=torch.stack([d[1] for d in draws])),
-            Path(out_dir) / f'rank{rank}.pt')
-    finally:
-        dist.destroy_process_group()
+def worker(rank: int, out_dir: str) -> None:
+    """One gloo rank (``run_gloo_workers``)."""
+    torch.manual_seed(rank)
+    model = SimpleNamespace(vtc_loss=VTCLoss())  # what the sampler uses
+    video, text = features(rank)
+    with torch.no_grad():
+        sim_v2t, sim_t2v = model.vtc_loss.similarity(video, text)
+        draws = [
+            AlproPretrainer.hard_negatives(model, sim_v2t, sim_t2v)
+            for _ in range(DRAWS)
+        ]
+    torch.save(
+        dict(
+            columns=sim_v2t.size(1),
+            neg_text=torch.stack([d[0] for d in draws]),
+            neg_video=torch.stack([d[1] for d in draws])),
+        Path(out_dir) / f'rank{rank}.pt')
 
 
 def test_negatives_come_from_the_local_block_under_two_ranks(tmp_path):
-    context = mp.spawn(
-        worker,
-        args=(free_port(), str(tmp_path)),
-        nprocs=WORLD_SIZE,
-        join=False)
-    deadline = time.monotonic() + 120
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail('the two gloo workers did not finish in 120 s')
+    results = run_gloo_workers(worker, tmp_path, WORLD_SIZE)
     local = torch.arange(LOCAL_BATCH)
-    for rank in range(WORLD_SIZE):
-        result = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
+    for result in results:
         assert result['columns'] == WORLD_SIZE * LOCAL_BATCH  # gathered
         neg_text, neg_video = result['neg_text'], result['neg_video']
         for draws in (neg_text, neg_video):

@@ -1,15 +1,13 @@
 """VTCLoss: the value by hand, the temperature, and two ranks equal one."""
 import math
-import time
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
-from tool_runs import free_port
+from tool_runs import run_gloo_workers
 
 from alpro.models.losses import VTCLoss
 from alpro.models.losses import vtc_loss as vtc_module
@@ -170,65 +168,41 @@ def loss_and_grads(loss_fn, video, text):
         temp_grad=loss_fn.temp.grad.clone())
 
 
-def worker(rank: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        'gloo',
-        init_method=f'tcp://127.0.0.1:{port}',
-        rank=rank,
-        world_size=WORLD_SIZE)
+def worker(rank: int, out_dir: str) -> None:
+    """One gloo rank (``run_gloo_workers``)."""
+    video, text = global_batch()
+    rows = slice(rank * LOCAL_BATCH, (rank + 1) * LOCAL_BATCH)
+    results = {}
+    # the gather this torch uses, which must not warn
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        results['default'] = loss_and_grads(VTCLoss().double(), video[rows],
+                                            text[rows])
+    results['default']['warnings'] = [
+        f'{w.category.__name__}: {w.message}' for w in caught
+    ]
+    # the fallback of older torch (deprecated on this one)
+    newer = vtc_module._ALL_GATHER_SINGLE
+    vtc_module._ALL_GATHER_SINGLE = None
     try:
-        video, text = global_batch()
-        rows = slice(rank * LOCAL_BATCH, (rank + 1) * LOCAL_BATCH)
-        results = {}
-        # the gather this torch uses, which must not warn
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            results['default'] = loss_and_grads(VTCLoss().double(),
-                                                video[rows], text[rows])
-        results['default']['warnings'] = [
-            f'{w.category.__name__}: {w.message}' for w in caught
-        ]
-        # the fallback of older torch (deprecated on this one)
-        newer = vtc_module._ALL_GATHER_SINGLE
-        vtc_module._ALL_GATHER_SINGLE = None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', FutureWarning)
-                results['fallback'] = loss_and_grads(VTCLoss().double(),
-                                                     video[rows], text[rows])
-        finally:
-            vtc_module._ALL_GATHER_SINGLE = newer
-        # a mutant with every rank's positives at offset 0, where ALPRO's
-        # local-rank offset puts them on two nodes of one rank each: the
-        # checks must reject it
-        mutant = VTCLoss().double()
-        mutant.positive_index = lambda b, device=None: torch.arange(
-            b, device=device)
-        results['local_offset'] = loss_and_grads(mutant, video[rows],
-                                                 text[rows])
-        torch.save(results, Path(out_dir) / f'rank{rank}.pt')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            results['fallback'] = loss_and_grads(VTCLoss().double(),
+                                                 video[rows], text[rows])
     finally:
-        dist.destroy_process_group()
+        vtc_module._ALL_GATHER_SINGLE = newer
+    # a mutant with every rank's positives at offset 0, where ALPRO's
+    # local-rank offset puts them on two nodes of one rank each: the
+    # checks must reject it
+    mutant = VTCLoss().double()
+    mutant.positive_index = lambda b, device=None: torch.arange(
+        b, device=device)
+    results['local_offset'] = loss_and_grads(mutant, video[rows], text[rows])
+    torch.save(results, Path(out_dir) / f'rank{rank}.pt')
 
 
 def run_two_ranks(out_dir: Path) -> list:
-    context = mp.spawn(
-        worker,
-        args=(free_port(), str(out_dir)),
-        nprocs=WORLD_SIZE,
-        join=False)
-    deadline = time.monotonic() + 120
-    # join() re-raises a worker's exception with its traceback
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail('the two gloo workers did not finish in 120 s')
-    return [
-        torch.load(out_dir / f'rank{rank}.pt', weights_only=True)
-        for rank in range(WORLD_SIZE)
-    ]
+    return run_gloo_workers(worker, out_dir, WORLD_SIZE)
 
 
 def assert_matches_one_process(ranks: list, single: dict) -> None:
