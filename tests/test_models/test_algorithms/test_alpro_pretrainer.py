@@ -6,6 +6,8 @@ from mmengine.optim import OptimWrapper
 # tests/ is on sys.path (its conftest); the helper is a namespace module
 from test_models.test_prompters.tiny_entity_prompter import (
     prompter_cfg, save_stage1_checkpoint, write_entities)
+from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                             tiny_text_encoder)
 
 from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
@@ -27,34 +29,15 @@ def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
     model = MODELS.build(
         dict(
             type='AlproPretrainer',
-            data_preprocessor=dict(
+            data_preprocessor=tiny_preprocessor(
+                tokenizer_dir,
                 type='AlproPretrainDataPreprocessor',
-                tokenizer=dict(path=str(tokenizer_dir)),
-                max_length=8,
                 mlm_probability=0.3,
                 pem=dict(patch_size=8)),
-            backbone=dict(
-                type='TimeSformer',
-                arch='tiny',
-                img_size=32,
-                patch_size=8,
-                num_frames=2,
-                drop_path_rate=0.0),
-            text_encoder=dict(
-                type='BertTextFusionEncoder',
-                config=dict(
-                    vocab_size=64,
-                    hidden_size=32,
-                    num_hidden_layers=4,
-                    num_attention_heads=2,
-                    intermediate_size=64,
-                    max_position_embeddings=32,
-                    hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0,
-                    # BERT's 0.02 makes every caption's [CLS] alike at
-                    # first; a wider init lets VTC start within a few steps
-                    initializer_range=0.1),
-                fusion_layer=2),
+            backbone=TINY_TIMESFORMER,
+            # BERT's 0.02 makes every caption's [CLS] alike at first; a
+            # wider init lets VTC start within a few steps
+            text_encoder=tiny_text_encoder(initializer_range=0.1),
             prompter=dict(
                 type='EntityPrompter',
                 prompter=prompter_cfg(tokenizer_dir),

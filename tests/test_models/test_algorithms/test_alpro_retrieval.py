@@ -5,6 +5,8 @@ import logging
 import pytest
 import torch
 from mmengine.logging import MMLogger
+from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                             tiny_text_encoder)
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import MODELS
@@ -15,30 +17,9 @@ def build(tokenizer_dir, **kwargs):
     model = MODELS.build(
         dict(
             type='AlproRetrieval',
-            data_preprocessor=dict(
-                type='VideoTextDataPreprocessor',
-                tokenizer=dict(path=str(tokenizer_dir)),
-                max_length=8),
-            backbone=dict(
-                type='TimeSformer',
-                arch='tiny',
-                img_size=32,
-                patch_size=8,
-                num_frames=2,
-                drop_path_rate=0.0),
-            text_encoder=dict(
-                type='BertTextFusionEncoder',
-                config=dict(
-                    vocab_size=64,
-                    hidden_size=32,
-                    num_hidden_layers=4,
-                    num_attention_heads=2,
-                    intermediate_size=64,
-                    max_position_embeddings=32,
-                    hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0,
-                    initializer_range=0.1),
-                fusion_layer=2),
+            data_preprocessor=tiny_preprocessor(tokenizer_dir),
+            backbone=TINY_TIMESFORMER,
+            text_encoder=tiny_text_encoder(initializer_range=0.1),
             embed_dim=16,
             **kwargs))
     model.init_weights()

@@ -3,6 +3,8 @@ reduce it, the predict mode and initialisation from a stage-2 model."""
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
+from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                             tiny_text_encoder)
 
 from alpro.models.algorithms import AlproVideoQA
 from alpro.registry import MODELS
@@ -11,43 +13,16 @@ from alpro.structures import VideoTextDataSample
 NUM_ANSWERS = 5
 STEPS = 30
 LR = 3e-3
-
-BACKBONE = dict(
-    type='TimeSformer',
-    arch='tiny',
-    img_size=32,
-    patch_size=8,
-    num_frames=2,
-    drop_path_rate=0.0)
-TEXT_ENCODER = dict(
-    type='BertTextFusionEncoder',
-    config=dict(
-        vocab_size=64,
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        # BERT's 0.02 gives every question nearly the same fusion [CLS]
-        initializer_range=0.1),
-    fusion_layer=2)
-
-
-def preprocessor(tokenizer_dir):
-    return dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path=str(tokenizer_dir)),
-        max_length=8)
+# BERT's 0.02 gives every question nearly the same fusion [CLS]
+TEXT_ENCODER = tiny_text_encoder(initializer_range=0.1)
 
 
 def build(tokenizer_dir, **kwargs):
     model = MODELS.build(
         dict(
             type='AlproVideoQA',
-            data_preprocessor=preprocessor(tokenizer_dir),
-            backbone=BACKBONE,
+            data_preprocessor=tiny_preprocessor(tokenizer_dir),
+            backbone=TINY_TIMESFORMER,
             text_encoder=TEXT_ENCODER,
             num_answers=NUM_ANSWERS,
             **kwargs))
@@ -156,8 +131,8 @@ def test_loads_encoders_from_a_pretrainer_state_dict(tokenizer_dir):
     pretrainer = MODELS.build(
         dict(
             type='AlproPretrainer',
-            data_preprocessor=preprocessor(tokenizer_dir),
-            backbone=BACKBONE,
+            data_preprocessor=tiny_preprocessor(tokenizer_dir),
+            backbone=TINY_TIMESFORMER,
             text_encoder=TEXT_ENCODER,
             tasks=('vtc', 'vtm', 'mlm'),
             embed_dim=16))
@@ -181,14 +156,13 @@ def test_loads_encoders_from_a_pretrainer_state_dict(tokenizer_dir):
 
 
 def test_tokenizer_larger_than_vocabulary_is_refused(tokenizer_dir):
-    encoder = dict(TEXT_ENCODER, config=dict(TEXT_ENCODER['config']))
-    encoder['config']['vocab_size'] = 8
+    encoder = tiny_text_encoder(initializer_range=0.1, vocab_size=8)
     with pytest.raises(ValueError, match='vocab_size'):
         MODELS.build(
             dict(
                 type='AlproVideoQA',
-                data_preprocessor=preprocessor(tokenizer_dir),
-                backbone=BACKBONE,
+                data_preprocessor=tiny_preprocessor(tokenizer_dir),
+                backbone=TINY_TIMESFORMER,
                 text_encoder=encoder,
                 num_answers=NUM_ANSWERS))
 

@@ -2,30 +2,15 @@
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
+from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                             tiny_text_encoder)
 
 from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
 
-TINY_BERT = dict(
-    vocab_size=64,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    max_position_embeddings=32,
-    # a random tiny BERT gives nearly the same [CLS] for every caption;
-    # without dropout noise a dozen steps are enough to pull them apart
-    hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0)
 BACKBONES = {
     'TimeSformer':
-    dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=32,
-        patch_size=8,
-        num_frames=2,
-        drop_path_rate=0.0),
+    TINY_TIMESFORMER,
     'FrameViT':
     dict(
         type='FrameViT',
@@ -43,16 +28,13 @@ def build(tokenizer_dir, backbone='TimeSformer', **kwargs):
     return MODELS.build(
         dict(
             type='PrompterPretrainer',
-            data_preprocessor=dict(
-                type='VideoTextDataPreprocessor',
-                tokenizer=dict(path=str(tokenizer_dir)),
-                max_length=8),
+            data_preprocessor=tiny_preprocessor(tokenizer_dir),
             backbone=BACKBONES[backbone],
-            text_encoder=dict(
-                type='BertTextFusionEncoder',
-                config=dict(TINY_BERT, **kwargs),
-                fusion_layer=2,
-                text_only=True),
+            # a random tiny BERT gives nearly the same [CLS] for every
+            # caption; without dropout noise a dozen steps are enough to
+            # pull them apart
+            text_encoder=tiny_text_encoder(
+                num_layers=2, text_only=True, **kwargs),
             embed_dim=16))
 
 

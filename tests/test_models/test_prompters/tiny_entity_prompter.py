@@ -4,6 +4,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
+from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                             tiny_text_encoder)
 
 from alpro.registry import MODELS, PROMPTERS
 
@@ -18,30 +20,10 @@ def prompter_cfg(tokenizer_dir) -> dict:
     there on purpose: the EntityPrompter must drop it."""
     return dict(
         type='PrompterPretrainer',
-        data_preprocessor=dict(
-            type='VideoTextDataPreprocessor',
-            tokenizer=dict(path=str(tokenizer_dir)),
-            max_length=8),
-        backbone=dict(
-            type='TimeSformer',
-            arch='tiny',
-            img_size=32,
-            patch_size=8,
-            num_frames=2,
-            drop_path_rate=0.1),
-        text_encoder=dict(
-            type='BertTextFusionEncoder',
-            config=dict(
-                vocab_size=64,
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                intermediate_size=64,
-                max_position_embeddings=32,
-                hidden_dropout_prob=0.5,
-                attention_probs_dropout_prob=0.5),
-            fusion_layer=2,
-            text_only=True),
+        data_preprocessor=tiny_preprocessor(tokenizer_dir),
+        backbone=dict(TINY_TIMESFORMER, drop_path_rate=0.1),
+        text_encoder=tiny_text_encoder(
+            num_layers=2, dropout=0.5, text_only=True),
         embed_dim=EMBED_DIM)
 
 
