@@ -2,17 +2,21 @@
 and speed benchmarks, which need no checkpoint, tokenizer or data on disk.
 """
 import copy
+import tempfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
 
+from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
+from .setup_env import register_all_modules
 
 __all__ = [
-    'BERT_BASE_UNCASED', 'clip_shape', 'num_words', 'offline_model_cfg',
-    'synthetic_batch', 'write_synthetic_assets'
+    'BERT_BASE_UNCASED', 'build_random_model', 'clip_shape', 'num_words',
+    'offline_model_cfg', 'synthetic_batch', 'write_synthetic_assets'
 ]
 
 #: bert-base-uncased's architecture (its config.json), for building it
@@ -91,6 +95,27 @@ def offline_model_cfg(cfg: Config, tokenizer_dir: str,
         return node
 
     return strip(copy.deepcopy(cfg.model))
+
+
+def build_random_model(
+        cfg: Config,
+        device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
+    """The config's model with random weights, built from no file of the
+    config's (:func:`offline_model_cfg` over the assets of
+    :func:`write_synthetic_assets`, which are deleted after), initialised,
+    moved to ``device`` and there its entity prompter's cache built; in
+    train mode. Seed torch first for the same weights."""
+    register_all_modules()
+    with tempfile.TemporaryDirectory() as folder:
+        with DefaultScope.overwrite_default_scope('alpro'):
+            model = MODELS.build(
+                offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
+        model.init_weights()
+        model.to(device)
+        for module in model.modules():
+            if hasattr(module, 'build_cache'):
+                module.build_cache()  # the entity prompter's prompts
+    return model.train()
 
 
 def clip_shape(cfg: Config) -> Tuple[int, int, int]:

@@ -10,26 +10,16 @@ from mmengine.config import Config
 from tool_runs import free_port, run_tool
 
 from alpro.engine.hooks import compile_method
-from alpro.registry import MODELS
-from alpro.utils import register_all_modules
 from alpro.utils.cli import use_compile_hook
-from alpro.utils.synthetic_inputs import (offline_model_cfg, synthetic_batch,
-                                          write_synthetic_assets)
+from alpro.utils.synthetic_inputs import build_random_model, synthetic_batch
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def build(config: str, folder: Path):
-    register_all_modules()
+def build(config: str):
     cfg = Config.fromfile(str(REPO / config))
     torch.manual_seed(0)
-    model = MODELS.build(
-        offline_model_cfg(cfg, *write_synthetic_assets(str(folder), cfg)))
-    model.init_weights()
-    for module in model.modules():
-        if hasattr(module, 'build_cache'):
-            module.build_cache()
-    return model.train(), synthetic_batch(cfg, 6)
+    return build_random_model(cfg), synthetic_batch(cfg, 6)
 
 
 def loss_and_grads(model, inputs):
@@ -50,7 +40,7 @@ def loss_and_grads(model, inputs):
     'configs/demo/finetune_msrvtt_ret.py'
 ])
 def test_loss_is_one_graph_equal_to_eager(config, tmp_path):
-    model, batch = build(config, tmp_path)
+    model, batch = build(config)
     compiled = copy.deepcopy(model)
     inputs = model.data_preprocessor(batch, True)['inputs']
     torch._dynamo.reset()
@@ -73,7 +63,7 @@ def test_loss_is_one_graph_equal_to_eager(config, tmp_path):
 
 
 def test_compile_method_names_a_missing_target(tmp_path):
-    model, _ = build('configs/demo/pretrain_prompter.py', tmp_path)
+    model, _ = build('configs/demo/pretrain_prompter.py')
     with pytest.raises(AttributeError, match="no method 'predict_all'"):
         compile_method(model, 'predict_all')
 

@@ -45,7 +45,6 @@ import argparse
 import os.path as osp
 import resource
 import sys
-import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -60,8 +59,7 @@ from alpro.evaluation.metrics.retrieval_metric import (METRIC_NAMES,
                                                        retrieval_metrics)
 from alpro.registry import MODELS
 from alpro.utils import register_all_modules
-from alpro.utils.synthetic_inputs import (clip_shape, offline_model_cfg,
-                                          write_synthetic_assets)
+from alpro.utils.synthetic_inputs import build_random_model, clip_shape
 
 PROTOCOLS = ('original', 'exact', 'topk')
 #: the largest metric difference counted as equal
@@ -387,18 +385,13 @@ def build_model(cfg: Config, checkpoint: str, device: str, seed: int = 0):
     """Build the config's model and load the checkpoint (safe loader); with
     ``checkpoint='random'``, random weights (torch seeded with ``seed``)
     from no file of the config's: a synthetic tokenizer, no BERT folder."""
+    if checkpoint == RANDOM:
+        torch.manual_seed(seed)
+        return build_random_model(cfg, device).eval()
     register_all_modules()
     with DefaultScope.overwrite_default_scope('alpro'):
-        if checkpoint == RANDOM:
-            torch.manual_seed(seed)
-            with tempfile.TemporaryDirectory() as folder:
-                model = MODELS.build(
-                    offline_model_cfg(cfg,
-                                      *write_synthetic_assets(folder, cfg)))
-                model.init_weights()
-        else:
-            model = MODELS.build(cfg.model)
-            load_checkpoint(model, checkpoint, map_location='cpu')
+        model = MODELS.build(cfg.model)
+        load_checkpoint(model, checkpoint, map_location='cpu')
     return model.to(device).eval()
 
 

@@ -22,7 +22,6 @@ CPU, bf16 autocast runs there too, so its casts are counted).
 """
 import argparse
 import copy
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -35,11 +34,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from alpro.engine.hooks.compile_hook import compile_method
-from alpro.registry import MODELS
-from alpro.utils import register_all_modules
 from alpro.utils.cli import use_bf16
-from alpro.utils.synthetic_inputs import (offline_model_cfg, synthetic_batch,
-                                          write_synthetic_assets)
+from alpro.utils.synthetic_inputs import build_random_model, synthetic_batch
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -166,16 +162,7 @@ def benchmark(cfg: Config,
               profile_path: Optional[str] = None,
               compile_mode: Optional[str] = None,
               ops: bool = False) -> dict:
-    register_all_modules()
-    with tempfile.TemporaryDirectory() as folder:
-        model = MODELS.build(
-            offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
-        model.init_weights()
-        model.to(device)
-        for module in model.modules():
-            if hasattr(module, 'build_cache'):
-                module.build_cache()  # the entity prompter's prompts
-    model.train()
+    model = build_random_model(cfg, device)
     batch = synthetic_batch(cfg, batch_size)
     optim_wrapper = build_optim_wrapper(model,
                                         optim_wrapper_cfg(cfg, amp, device))

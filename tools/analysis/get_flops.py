@@ -12,7 +12,6 @@ GMACs and GFLOPs = 2 x GMACs. Attention through
 the handle below.
 """
 import argparse
-import tempfile
 from typing import Any, List
 
 import torch
@@ -20,10 +19,7 @@ from fvcore.nn import FlopCountAnalysis
 from mmengine.config import Config, DictAction
 from torch import nn
 
-from alpro.registry import MODELS
-from alpro.utils import register_all_modules
-from alpro.utils.synthetic_inputs import (offline_model_cfg, synthetic_batch,
-                                          write_synthetic_assets)
+from alpro.utils.synthetic_inputs import build_random_model, synthetic_batch
 
 
 class TrainForward(nn.Module):
@@ -53,19 +49,11 @@ def sdpa_macs(inputs: List[Any], outputs: List[Any]) -> int:
 
 def count_flops(cfg: Config, batch_size: int = 1) -> dict:
     """GMACs and GFLOPs per sample of the training forward."""
-    register_all_modules()
-    with tempfile.TemporaryDirectory() as folder:
-        model = MODELS.build(
-            offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
-        model.init_weights()
-        for module in model.modules():
-            if hasattr(module, 'build_cache'):
-                module.build_cache()
-        model.train()
-        # batch 2 at least: VTM draws its hard negatives among the others
-        batch = max(batch_size, 2)
-        inputs = model.data_preprocessor(synthetic_batch(cfg, batch),
-                                         True)['inputs']
+    model = build_random_model(cfg)
+    # batch 2 at least: VTM draws its hard negatives among the others
+    batch = max(batch_size, 2)
+    inputs = model.data_preprocessor(synthetic_batch(cfg, batch),
+                                     True)['inputs']
     keys = sorted(inputs)
     analysis = FlopCountAnalysis(
         TrainForward(model, keys), tuple(inputs[k] for k in keys))
