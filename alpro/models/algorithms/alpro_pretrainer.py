@@ -4,13 +4,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import nn
 
-from alpro.registry import (BACKBONES, HEADS, LOSSES, MODELS, PROMPTERS,
-                            TEXT_ENCODERS)
+from alpro.registry import HEADS, LOSSES, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
-from .prompter_pretrainer import check_vocabulary, embedding_outputs
+from .prompter_pretrainer import embedding_outputs
+from .video_text_encoders import VideoTextEncoders
 
 __all__ = ['AlproPretrainer']
 
@@ -18,7 +17,7 @@ TASKS = ('vtc', 'vtm', 'mlm', 'pem')
 
 
 @MODELS.register_module()
-class AlproPretrainer(BaseModel):
+class AlproPretrainer(VideoTextEncoders):
     """The ALPRO pre-training model (paper section 3).
 
     A video encoder and the text layers of BERT embed the pair; the last
@@ -67,10 +66,7 @@ class AlproPretrainer(BaseModel):
                  embed_dim: int = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
         unknown = set(tasks) - set(TASKS)
         if unknown or not tasks:
             raise ValueError(f'tasks must be a non-empty subset of {TASKS}, '
@@ -78,15 +74,9 @@ class AlproPretrainer(BaseModel):
         self.tasks = tuple(tasks)
         self.loss_weights = {t: 1.0 for t in TASKS}
         self.loss_weights.update(loss_weights or {})
-        self.backbone = BACKBONES.build(backbone)
-        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
-        check_vocabulary(self.data_preprocessor, self.text_encoder)
         width = self.text_encoder.hidden_size
         video_width = self.backbone.embed_dims
-        # the fusion layers take video tokens at the text width
-        self.video_to_text = (
-            nn.Identity() if video_width == width else nn.Linear(
-                video_width, width))
+        self.video_to_text = self.video_to_text_projection()
         self.vision_proj = nn.Linear(video_width, embed_dim)
         self.text_proj = nn.Linear(width, embed_dim)
         self.vtc_loss = LOSSES.build(vtc_loss)

@@ -3,18 +3,17 @@ from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import nn
 
-from alpro.registry import BACKBONES, HEADS, MODELS, TEXT_ENCODERS
+from alpro.registry import HEADS, MODELS
 from alpro.structures import VideoTextDataSample
-from .prompter_pretrainer import check_vocabulary
+from .video_text_encoders import VideoTextEncoders
 
 __all__ = ['AlproVideoQA']
 
 
 @MODELS.register_module()
-class AlproVideoQA(BaseModel):
+class AlproVideoQA(VideoTextEncoders):
     """Video QA (MSRVTT-QA, MSVD-QA) as classification over answers.
 
     The question and the clip go through the encoders and the fusion layers
@@ -49,19 +48,9 @@ class AlproVideoQA(BaseModel):
                  qa_head: dict = dict(type='QAHead'),
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = BACKBONES.build(backbone)
-        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
-        check_vocabulary(self.data_preprocessor, self.text_encoder)
+        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
         width = self.text_encoder.hidden_size
-        video_width = self.backbone.embed_dims
-        # the fusion layers take video tokens at the text width
-        self.video_to_text = (
-            nn.Identity() if video_width == width else nn.Linear(
-                video_width, width))
+        self.video_to_text = self.video_to_text_projection()
         self.num_answers = num_answers
         self.qa_head = HEADS.build(
             dict(qa_head, in_dims=width, num_answers=num_answers))

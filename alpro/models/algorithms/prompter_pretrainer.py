@@ -3,17 +3,17 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import nn
 
-from alpro.registry import BACKBONES, LOSSES, MODELS, TEXT_ENCODERS
+from alpro.registry import LOSSES, MODELS
 from alpro.structures import VideoTextDataSample
+from .video_text_encoders import VideoTextEncoders
 
 __all__ = ['PrompterPretrainer']
 
 
 @MODELS.register_module()
-class PrompterPretrainer(BaseModel):
+class PrompterPretrainer(VideoTextEncoders):
     """Video encoder + text encoder + 256-d projections, trained with VTC.
 
     ALPRO's prompter (paper section 3.3): the same video encoder as the main
@@ -38,17 +38,10 @@ class PrompterPretrainer(BaseModel):
                  embed_dim: int = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if isinstance(data_preprocessor, dict):
-            # alpro's registry finds it whatever the default scope
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = BACKBONES.build(backbone)
-        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
+        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
         self.vision_proj = nn.Linear(self.backbone.embed_dims, embed_dim)
         self.text_proj = nn.Linear(self.text_encoder.hidden_size, embed_dim)
         self.vtc_loss = LOSSES.build(vtc_loss)
-        check_vocabulary(self.data_preprocessor, self.text_encoder)
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, H, W)`` -> normalised ``(B, embed_dim)``."""
@@ -108,15 +101,3 @@ def embedding_outputs(mode: str, video_feat: torch.Tensor,
         return video_feat, text_feat
     raise ValueError(
         f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
-
-
-def check_vocabulary(data_preprocessor: nn.Module,
-                     text_encoder: nn.Module) -> None:
-    """Refuse a tokenizer with more ids than the text encoder embeds."""
-    tokenizer = getattr(data_preprocessor, 'tokenizer', None)
-    vocab_size = text_encoder.bert.config.vocab_size
-    if tokenizer is not None and len(tokenizer) > vocab_size:
-        raise ValueError(
-            f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
-            f'embeds only {vocab_size}: raise vocab_size in the text encoder '
-            'config or use the tokenizer it was trained with')

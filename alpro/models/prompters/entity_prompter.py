@@ -17,7 +17,7 @@ from torch import Tensor
 
 from alpro.registry import MODELS, PROMPTERS
 from alpro.utils.checkpoint import load_checkpoint_safely
-from ..algorithms.prompter_pretrainer import check_vocabulary
+from ..algorithms.video_text_encoders import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
 from .prompt_templates import PromptTemplates
 

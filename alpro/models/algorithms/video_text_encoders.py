@@ -1,0 +1,58 @@
+"""What every alpro video-text model builds first: its data preprocessor,
+video encoder and text encoder, checked against each other."""
+from typing import Optional, Union
+
+from mmengine.model import BaseModel
+from torch import nn
+
+from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
+
+__all__ = ['VideoTextEncoders', 'check_vocabulary']
+
+
+def check_vocabulary(data_preprocessor: nn.Module,
+                     text_encoder: nn.Module) -> None:
+    """Refuse a tokenizer with more ids than the text encoder embeds."""
+    tokenizer = getattr(data_preprocessor, 'tokenizer', None)
+    vocab_size = text_encoder.bert.config.vocab_size
+    if tokenizer is not None and len(tokenizer) > vocab_size:
+        raise ValueError(
+            f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
+            f'embeds only {vocab_size}: raise vocab_size in the text encoder '
+            'config or use the tokenizer it was trained with')
+
+
+class VideoTextEncoders(BaseModel):
+    """Base of the algorithms: ``data_preprocessor`` (a ``MODELS`` config,
+    built from alpro's registry whatever the default scope), ``backbone``
+    (``BACKBONES``, output ``(B, 1 + N, Dv)``) and ``text_encoder``
+    (``TEXT_ENCODERS``), the tokenizer checked against the text encoder's
+    vocabulary.
+
+    Args:
+        backbone: a ``BACKBONES`` config.
+        text_encoder: a ``TEXT_ENCODERS`` config.
+        data_preprocessor: a ``MODELS`` config or module.
+        init_cfg: MMEngine's initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 text_encoder: dict,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = BACKBONES.build(backbone)
+        self.text_encoder = TEXT_ENCODERS.build(text_encoder)
+        check_vocabulary(self.data_preprocessor, self.text_encoder)
+
+    def video_to_text_projection(self) -> nn.Module:
+        """What takes video tokens to the text width, for the fusion
+        layers: identity when the widths agree, else a linear layer."""
+        video_width = self.backbone.embed_dims
+        width = self.text_encoder.hidden_size
+        return nn.Identity() if video_width == width else nn.Linear(
+            video_width, width)
