@@ -9,6 +9,7 @@ from mmengine.runner import TestLoop, ValLoop
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import LOOPS
+from alpro.utils.dtypes import resolve_dtype
 
 __all__ = ['RetrievalValLoop', 'RetrievalTestLoop']
 
@@ -93,9 +94,6 @@ def rank_split(loop) -> dict:
     return {f'{prefix}/{k}': v for k, v in metrics.items()}
 
 
-_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
-
-
 class RetrievalLoopMixin:
     """``run`` of the retrieval loops: the hooks of ``stage``, then
     :func:`rank_split`, under autocast when asked.
@@ -115,12 +113,11 @@ class RetrievalLoopMixin:
                  evaluator,
                  fp16: bool = False,
                  dtype: Optional[str] = None) -> None:
-        if dtype is not None and dtype not in _DTYPES:
-            raise ValueError(f'{type(self).__name__}: dtype={dtype!r}; use '
-                             f'None or one of {sorted(_DTYPES)}')
+        self.autocast_dtype = resolve_dtype(
+            dtype, (torch.float16, torch.bfloat16),
+            f'{type(self).__name__}: dtype') or (torch.float16
+                                                 if fp16 else None)
         super().__init__(runner, dataloader, evaluator, fp16=fp16)
-        self.autocast_dtype = _DTYPES.get(dtype,
-                                          torch.float16 if fp16 else None)
 
     def _autocast(self):
         if self.autocast_dtype is None:

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from alpro.registry import MODELS, PROMPTERS
 from alpro.utils.checkpoint import load_checkpoint_safely
+from alpro.utils.dtypes import resolve_dtype
 from ..algorithms.video_text_encoders import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
 from .prompt_templates import PromptTemplates
@@ -53,23 +54,6 @@ def _autocast(device: torch.device):
     if device.type == 'cuda':
         return torch.autocast('cuda', dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-#: the dtypes the prompter's weights may be stored in
-_WEIGHTS_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
-
-
-def _parse_weights_dtype(
-        weights_dtype: Union[None, str, torch.dtype]) -> torch.dtype:
-    """``None`` -> float32; ``'bfloat16'`` / ``torch.bfloat16`` -> bf16."""
-    if weights_dtype is None:
-        return torch.float32
-    for name, dtype in _WEIGHTS_DTYPES.items():
-        if weights_dtype in (name, dtype):
-            return dtype
-    raise ValueError(
-        f'EntityPrompter: weights_dtype={weights_dtype!r}; use None '
-        f"(float32) or one of {sorted(_WEIGHTS_DTYPES)}")
 
 
 @PROMPTERS.register_module()
@@ -185,7 +169,9 @@ class EntityPrompter(BaseModule):
         self.encode_batch_size = int(encode_batch_size)
         self.checkpoint = checkpoint
         #: the dtype the prompter's weights are stored in (float32 default)
-        self.weights_dtype = _parse_weights_dtype(weights_dtype)
+        self.weights_dtype = resolve_dtype(
+            weights_dtype, (torch.float32, torch.bfloat16),
+            'EntityPrompter: weights_dtype') or torch.float32
 
         prompter = copy.deepcopy(dict(prompter))
         # the prompter sees tensors only; tokenising is done here, once
