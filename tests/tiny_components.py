@@ -1,6 +1,11 @@
 """The tiny real components the model tests assemble: a TimeSformer on
-32 px clips of 2 frames, BERT layers 32 wide, and the data preprocessor
-over the tests' tokenizer (tests/conftest.py)."""
+32 px clips of 2 frames, BERT layers 32 wide, the data preprocessor over
+the tests' tokenizer (tests/conftest.py), and a batch for them."""
+from typing import Sequence
+
+import torch
+
+from alpro.structures import VideoTextDataSample
 
 #: TimeSformer ``tiny``, 32 px frames, 8 px patches, 2 frames
 TINY_TIMESFORMER = dict(
@@ -46,3 +51,21 @@ def tiny_preprocessor(tokenizer_dir,
         tokenizer=dict(path=str(tokenizer_dir)),
         max_length=8,
         **kwargs)
+
+
+def tiny_batch(captions: Sequence[str], size: int, seed: int = 0) -> dict:
+    """A batch as the dataloader gives it: ``size`` random uint8 clips
+    ``(2, 3, 32, 32)`` and data samples ``video_id`` ``'0'``, ``'1'``, ...
+    with the captions in turn."""
+    generator = torch.Generator().manual_seed(seed)
+    samples = []
+    for i in range(size):
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
+        sample.text = captions[i % len(captions)]
+        samples.append(sample)
+    clips = [
+        torch.randint(
+            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        for _ in range(size)
+    ]
+    return dict(inputs=clips, data_samples=samples)

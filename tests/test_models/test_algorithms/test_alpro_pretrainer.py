@@ -6,11 +6,10 @@ from mmengine.optim import OptimWrapper
 # tests/ is on sys.path (its conftest); the helper is a namespace module
 from test_models.test_prompters.tiny_entity_prompter import (
     prompter_cfg, save_stage1_checkpoint, write_entities)
-from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
                              tiny_text_encoder)
 
 from alpro.registry import MODELS
-from alpro.structures import VideoTextDataSample
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
@@ -58,23 +57,12 @@ def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
     return model
 
 
+CAPTIONS = ('red circle moves left', 'blue square moves up',
+            'green circle on the background', 'the square moves right')
+
+
 def batch(size=6, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    words = [
-        'red circle moves left', 'blue square moves up',
-        'green circle on the background', 'the square moves right'
-    ]
-    samples = []
-    for i in range(size):
-        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
-        sample.text = words[i % len(words)]
-        samples.append(sample)
-    clips = [
-        torch.randint(
-            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
-        for _ in range(size)
-    ]
-    return dict(inputs=clips, data_samples=samples)
+    return tiny_batch(CAPTIONS, size, seed)
 
 
 def test_every_loss_is_finite_and_logged(tokenizer_dir, stage_one):

@@ -2,11 +2,10 @@
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
                              tiny_text_encoder)
 
 from alpro.registry import MODELS
-from alpro.structures import VideoTextDataSample
 
 BACKBONES = {
     'TimeSformer':
@@ -38,23 +37,12 @@ def build(tokenizer_dir, backbone='TimeSformer', **kwargs):
             embed_dim=16))
 
 
+CAPTIONS = ('red circle', 'blue square', 'green circle moves left',
+            'the square moves up')
+
+
 def batch(size=4):
-    generator = torch.Generator().manual_seed(0)
-    words = [
-        'red circle', 'blue square', 'green circle moves left',
-        'the square moves up'
-    ]
-    samples = []
-    for i in range(size):
-        sample = VideoTextDataSample(metainfo=dict(video_id=str(i)))
-        sample.text = words[i % len(words)]
-        samples.append(sample)
-    clips = [
-        torch.randint(
-            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
-        for _ in range(size)
-    ]
-    return dict(inputs=clips, data_samples=samples)
+    return tiny_batch(CAPTIONS, size)
 
 
 @pytest.mark.parametrize('backbone', list(BACKBONES))
