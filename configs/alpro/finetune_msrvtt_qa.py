@@ -6,34 +6,21 @@
 #       work_dirs/finetune_msrvtt_qa/epoch_10.pth
 # MSRVTT-QA's own split (its train.jsonl covers the 9k training videos).
 _base_ = [
-    '../_base_/models/alpro_prompter.py',
+    '../_base_/models/alpro_finetune.py',
     '../_base_/datasets/msrvtt_qa.py',
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
 load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
 
-# the stage-2 encoders (see ../_base_/models/alpro_pretrain.py) and a fresh
-# 2-layer MLP head; the backbone keeps the 4-frame time embedding of
-# pre-training, resampled to the clip's 16 frames at run time
+# the stage-2 encoders (../_base_/models/alpro_finetune.py), 16 frames,
+# and a fresh 2-layer MLP head
 model = dict(
     _delete_=True,
     type='AlproVideoQA',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path={{_base_.bert_dir}}),
-        max_length=40),
-    backbone=dict(
-        type='TimeSformer',
-        arch='base',
-        img_size=224,
-        patch_size=16,
-        num_frames=4,
-        drop_path_rate=0.1),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        pretrained={{_base_.bert_dir}},
-        fusion_layer=6),
+    data_preprocessor={{_base_.encoders.data_preprocessor}},
+    backbone={{_base_.encoders.backbone}},
+    text_encoder={{_base_.encoders.text_encoder}},
     # the size of data/msrvtt_qa/txt/train_ans2label.json
     num_answers=1500,
     qa_head=dict(type='QAHead', hidden_ratio=2))

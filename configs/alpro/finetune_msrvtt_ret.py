@@ -11,34 +11,20 @@
 #   --cfg-options model.test_clips=2 \
 #       test_dataloader.dataset.pipeline.1.num_clips=2
 _base_ = [
-    '../_base_/models/alpro_prompter.py',
+    '../_base_/models/alpro_finetune.py',
     '../_base_/datasets/msrvtt_ret.py',
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
 load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
 
-# the stage-2 encoders (see ../_base_/models/alpro_pretrain.py); the
-# backbone keeps the 4-frame time embedding of pre-training, resampled to
-# the clip's 8 frames at run time
+# the stage-2 encoders (../_base_/models/alpro_finetune.py), 8 frames
 model = dict(
     _delete_=True,
     type='AlproRetrieval',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path={{_base_.bert_dir}}),
-        max_length=40),
-    backbone=dict(
-        type='TimeSformer',
-        arch='base',
-        img_size=224,
-        patch_size=16,
-        num_frames=4,
-        drop_path_rate=0.1),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        pretrained={{_base_.bert_dir}},
-        fusion_layer=6),
+    data_preprocessor={{_base_.encoders.data_preprocessor}},
+    backbone={{_base_.encoders.backbone}},
+    text_encoder={{_base_.encoders.text_encoder}},
     embed_dim=256,
     # every pair of the test set re-scored by VTM, as in ALPRO
     rerank_k='all',
