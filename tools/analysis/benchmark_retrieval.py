@@ -362,9 +362,10 @@ def warm_up(model, split: dict, batch: int, device) -> None:
     """One small pass of each protocol's work (untimed): the first call of
     a kernel pays one-off costs (library handles, kernel selection) that
     would otherwise be charged to whichever protocol runs first."""
-    few = dict(split, video=split['video'][:batch])
-    few['text_ids'], few['text_mask'] = (split['text_ids'][:batch],
-                                         split['text_mask'][:batch])
+    few = {
+        key: split[key][:batch]
+        for key in ('video', 'text_ids', 'text_mask')
+    }
     run_ranked(model, few, 'all', batch, batch, device)
 
 
