@@ -15,23 +15,26 @@ __all__ = ['VTCLoss', 'all_gather_with_grad']
 def _functional_all_gather() -> Optional[Callable]:
     """The autograd all-gather of ``_functional_collectives``, if any.
 
-    torch 2.14 deprecates ``torch.distributed.nn.functional.all_gather``
-    (a FutureWarning at each call) and names
-    ``torch.distributed._functional_collectives.all_gather_single`` as its
-    replacement; ``all_gather_single_autograd`` is its explicitly
-    differentiable alias (backward: reduce-scatter with sum), and it works
-    with gloo (tested with two gloo ranks). Older releases lack the
-    ``_single`` names.
+    ``all_gather_single_autograd`` (torch 2.14; ``all_gather_tensor_autograd``
+    is its deprecated name there, a FutureWarning at each call) or
+    ``all_gather_tensor_autograd`` (earlier releases, torch 2.11 among
+    them): backward is a reduce-scatter with sum, it works with gloo (tested
+    with two gloo ranks) and TorchDynamo traces it. The older
+    ``torch.distributed.nn.functional.all_gather`` does not trace in
+    torch 2.11 (``setattr`` on its backward's context breaks a compiled
+    loss under DDP).
     """
     try:
-        from torch.distributed._functional_collectives import \
-            all_gather_single_autograd
+        from torch.distributed import _functional_collectives as collectives
     except ImportError:
         return None
-    return all_gather_single_autograd
+    for name in ('all_gather_single_autograd', 'all_gather_tensor_autograd'):
+        if hasattr(collectives, name):
+            return getattr(collectives, name)
+    return None
 
 
-_ALL_GATHER_SINGLE = _functional_all_gather()
+_AUTOGRAD_ALL_GATHER = _functional_all_gather()
 
 
 def all_gather_with_grad(tensor: Tensor) -> Tensor:
@@ -52,8 +55,8 @@ def all_gather_with_grad(tensor: Tensor) -> Tensor:
         ``(W * B, ...)``: rank ``r``'s tensor at rows ``[r * B, (r + 1) * B)``
         of the default process group, ``W`` its world size.
     """
-    if _ALL_GATHER_SINGLE is not None:
-        return _ALL_GATHER_SINGLE(tensor.contiguous(), 0, dist.group.WORLD)
+    if _AUTOGRAD_ALL_GATHER is not None:
+        return _AUTOGRAD_ALL_GATHER(tensor.contiguous(), 0, dist.group.WORLD)
     # older torch: the autograd all-gather of that era, not deprecated
     # there; off NCCL its backward emulates reduce-scatter with
     # all-to-all, so it works with gloo too

@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from tool_runs import run_gloo_workers
+from torch.distributed import _functional_collectives as collectives
 
 from alpro.models.losses import VTCLoss
 from alpro.models.losses import vtc_loss as vtc_module
@@ -168,6 +169,17 @@ def loss_and_grads(loss_fn, video, text):
         temp_grad=loss_fn.temp.grad.clone())
 
 
+def older_gathers() -> list:
+    """``(name, gather)`` of the autograd all-gathers older torch releases
+    use, those this torch still has: ``all_gather_tensor_autograd``
+    (torch 2.11) and, as ``None``, ``torch.distributed.nn``'s."""
+    gathers = [('dist_nn', None)]
+    if hasattr(collectives, 'all_gather_tensor_autograd'):
+        gathers.append(('all_gather_tensor_autograd',
+                        collectives.all_gather_tensor_autograd))
+    return gathers
+
+
 def worker(rank: int, out_dir: str) -> None:
     """One gloo rank (``run_gloo_workers``)."""
     video, text = global_batch()
@@ -181,16 +193,17 @@ def worker(rank: int, out_dir: str) -> None:
     results['default']['warnings'] = [
         f'{w.category.__name__}: {w.message}' for w in caught
     ]
-    # the fallback of older torch (deprecated on this one)
-    newer = vtc_module._ALL_GATHER_SINGLE
-    vtc_module._ALL_GATHER_SINGLE = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)
-            results['fallback'] = loss_and_grads(VTCLoss().double(),
-                                                 video[rows], text[rows])
-    finally:
-        vtc_module._ALL_GATHER_SINGLE = newer
+    # the other gathers of older torch (deprecated on this one, if here)
+    default = vtc_module._AUTOGRAD_ALL_GATHER
+    for name, gather in older_gathers():
+        vtc_module._AUTOGRAD_ALL_GATHER = gather
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', FutureWarning)
+                results[name] = loss_and_grads(VTCLoss().double(), video[rows],
+                                               text[rows])
+        finally:
+            vtc_module._AUTOGRAD_ALL_GATHER = default
     # a mutant with every rank's positives at offset 0, where ALPRO's
     # local-rank offset puts them on two nodes of one rank each: the
     # checks must reject it
@@ -232,7 +245,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
 
     # the default gather does not warn (the deprecated one would)
     assert [r['default']['warnings'] for r in ranks] == [[], []]
-    for variant in ('default', 'fallback'):
+    for variant in ['default'] + [name for name, _ in older_gathers()]:
         per_rank = [r[variant] for r in ranks]
         assert_matches_one_process(per_rank, single)
         # each rank's own loss differs: the ranks really saw different rows
