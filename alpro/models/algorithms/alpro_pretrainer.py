@@ -153,12 +153,13 @@ class AlproPretrainer(VideoTextEncoders):
         local = self.vtc_loss.positive_index(batch, sim_v2t.device)
         with torch.no_grad():
             eye = torch.eye(batch, dtype=torch.bool, device=sim_v2t.device)
-            weights_v2t = F.softmax(sim_v2t[:, local].float(), dim=1)
-            weights_t2v = F.softmax(sim_t2v[:, local].float(), dim=1)
-            # the positive gets no weight; a tiny floor keeps every row
-            # drawable even when softmax underflows off the diagonal
-            weights_v2t = (weights_v2t + 1e-6).masked_fill(eye, 0)
-            weights_t2v = (weights_t2v + 1e-6).masked_fill(eye, 0)
+            # the softmax over the negatives alone (the positive's logit is
+            # -inf, as in ALPRO): however far the positive leads, the row
+            # never underflows to zeros and keeps its hardest negatives
+            weights_v2t = F.softmax(
+                sim_v2t[:, local].float().masked_fill(eye, -torch.inf), dim=1)
+            weights_t2v = F.softmax(
+                sim_t2v[:, local].float().masked_fill(eye, -torch.inf), dim=1)
             neg_text = torch.multinomial(weights_v2t, 1).squeeze(1)
             neg_video = torch.multinomial(weights_t2v, 1).squeeze(1)
         return neg_text, neg_video

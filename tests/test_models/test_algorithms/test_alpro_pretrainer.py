@@ -1,5 +1,7 @@
 """AlproPretrainer (ALPRO stage 2) at toy size: every loss, the switches,
 the VTM hard negatives and a few steps that reduce every loss."""
+import math
+
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
@@ -132,6 +134,34 @@ def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
         assert ((0 <= neg_text) & (neg_text < size)).all()
         assert (neg_text != torch.arange(size)).all()
         assert (neg_video != torch.arange(size)).all()
+
+
+def test_hard_negatives_follow_the_softmax_over_negatives(
+        tokenizer_dir, stage_one):
+    """Drawn from softmax over the negatives only (ALPRO's -inf on the
+    positive), also when the positive leads by far more than float32's
+    exp range: the hardest negative keeps its share, the draw does not
+    fall back to uniform."""
+    model = build(tokenizer_dir, stage_one, tasks=('vtc', 'vtm'))
+    torch.manual_seed(0)
+    size = 4
+    # row i: positive at 1000, negative (i + 1) % size at 3, the rest at 0:
+    # softmax over the negatives gives e^3 / (e^3 + 2) = 0.909 to the hard
+    # one, where a softmax with the positive underflows to all zeros
+    sim = torch.zeros(size, size)
+    hard = (torch.arange(size) + 1) % size
+    sim[torch.arange(size), hard] = 3.0
+    sim += 1000 * torch.eye(size)
+    draws = 200
+    hits = torch.zeros(size)
+    for _ in range(draws):
+        neg_text, neg_video = model.hard_negatives(sim, sim.t().clone())
+        assert (neg_text != torch.arange(size)).all()
+        assert (neg_video != torch.arange(size)).all()
+        hits += (neg_text == hard).float()
+    expected = math.exp(3) / (math.exp(3) + 2)
+    # a row's share over 200 draws: standard error 0.02
+    assert ((hits / draws - expected).abs() < 0.07).all(), hits / draws
 
 
 def test_a_few_steps_reduce_every_loss(tokenizer_dir, stage_one):
