@@ -11,6 +11,10 @@ from alpro.registry import LOSSES
 
 __all__ = ['VTCLoss', 'all_gather_with_grad']
 
+# newest first: the autograd all-gathers of ``_functional_collectives``
+AUTOGRAD_GATHER_NAMES = ('all_gather_single_autograd',
+                         'all_gather_tensor_autograd')
+
 
 def _functional_all_gather() -> Optional[Callable]:
     """The autograd all-gather of ``_functional_collectives``, if any.
@@ -28,7 +32,7 @@ def _functional_all_gather() -> Optional[Callable]:
         from torch.distributed import _functional_collectives as collectives
     except ImportError:
         return None
-    for name in ('all_gather_single_autograd', 'all_gather_tensor_autograd'):
+    for name in AUTOGRAD_GATHER_NAMES:
         if hasattr(collectives, name):
             return getattr(collectives, name)
     return None

@@ -170,14 +170,16 @@ def loss_and_grads(loss_fn, video, text):
 
 
 def older_gathers() -> list:
-    """``(name, gather)`` of the autograd all-gathers older torch releases
-    use, those this torch still has: ``all_gather_tensor_autograd``
-    (torch 2.11) and, as ``None``, ``torch.distributed.nn``'s."""
-    gathers = [('dist_nn', None)]
-    if hasattr(collectives, 'all_gather_tensor_autograd'):
-        gathers.append(('all_gather_tensor_autograd',
-                        collectives.all_gather_tensor_autograd))
-    return gathers
+    """``(name, gather)`` of the other autograd all-gathers this torch has
+    (those older releases use): the ``_functional_collectives`` names
+    ``VTCLoss`` knows besides the default and, as ``None``,
+    ``torch.distributed.nn``'s."""
+    gathers = [(name, getattr(collectives, name))
+               for name in vtc_module.AUTOGRAD_GATHER_NAMES
+               if hasattr(collectives, name)]
+    return [(name, gather) for name, gather in gathers
+            if gather is not vtc_module._AUTOGRAD_ALL_GATHER
+            ] + [('dist_nn', None)]
 
 
 def worker(rank: int, out_dir: str) -> None:
