@@ -39,13 +39,15 @@ does not have (e.g. ``itm_head`` of the prompter) and, with
 original prompter never runs them: it encodes text in ``mode='text'``).
 """
 import argparse
-import pickle
 import re
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from alpro.utils.checkpoint import (UnsafeCheckpointError,
+                                    load_checkpoint_safely)
 
 KINDS = ('auto', 'pretrain', 'prompter', 'retrieval', 'qa')
 
@@ -217,18 +219,12 @@ def load_original(path: str) -> Dict[str, Tensor]:
             message names them and asks for a plain state dict.
     """
     try:
-        loaded = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as error:
-        try:
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:  # noqa: BLE001 - best effort, names are a hint
-            names = []
+        loaded = load_checkpoint_safely(path, 'cpu')
+    except UnsafeCheckpointError as error:
         raise SystemExit(
-            f'{path} cannot be loaded with weights_only=True: it pickles '
-            f'globals ({", ".join(names) or "unknown"}).\nThis tool allows '
-            'none. If you trust the file, re-save it as a plain state dict '
-            '(parameter name -> tensor) with a script of your own and '
-            'convert that.') from error
+            f'{error}\nThis tool allows none. If you trust the file, re-save '
+            'it as a plain state dict (parameter name -> tensor) with a '
+            'script of your own and convert that.') from error
     for wrapper in ('state_dict', 'model'):
         if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
             loaded = loaded[wrapper]
