@@ -322,9 +322,15 @@ class SampleFrames:
             inds = np.concatenate([np.arange(length), extra])
         return start + np.sort(inds).astype(np.int64)
 
+    @classmethod
+    def _bounds(cls, vlen: int, num: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Starts and ends of ``num`` equal segments of ``[0, vlen)``: segment
+        ``k`` is ``[floor(k vlen / num), floor((k + 1) vlen / num))``."""
+        starts = cls._grid(0, vlen, num)
+        return starts, np.append(starts[1:], vlen)
+
     def _segments(self, vlen: int) -> np.ndarray:
-        starts = self._grid(0, vlen, self.num_frames)
-        ends = np.append(starts[1:], vlen)
+        starts, ends = self._bounds(vlen, self.num_frames)
         # An empty segment (vlen < T) gives its start: repeats stay ordered.
         offsets = np.random.randint(0, np.maximum(ends - starts, 1))
         return starts + offsets.astype(np.int64)
@@ -370,14 +376,13 @@ class SampleFrames:
         if vlen <= 0:
             raise BadSampleError(
                 _sample_path(results), f'no frames (total_frames={vlen})')
-        # clip k samples within [floor(k vlen / K), floor((k+1) vlen / K)),
-        # at least one frame long
-        starts = self._grid(0, vlen, self.num_clips)
-        ends = np.append(starts[1:], vlen)
+        # clip k samples within its segment, at least one frame long (sample
+        # returns indices below its length, so every index is below vlen)
+        starts, ends = self._bounds(vlen, self.num_clips)
         results['frame_inds'] = np.concatenate([
             start + self.sample(max(int(end - start), 1))
             for start, end in zip(starts, ends)
-        ]).clip(max=vlen - 1)
+        ])
         results['short_clip'] = vlen < self.num_frames * self.num_clips
         return results
 
