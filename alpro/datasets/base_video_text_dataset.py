@@ -1,7 +1,9 @@
-"""Shared by every video-text dataset: checked paths, bad-sample policy."""
+"""Shared by every video-text dataset: annotation readers, checked paths,
+bad-sample policy."""
+import json
 import logging
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -11,7 +13,9 @@ from alpro.registry import TRANSFORMS
 from alpro.structures import VideoTextDataSample
 from .errors import BadSampleError
 
-__all__ = ['BaseVideoTextDataset', 'AnnotationError']
+__all__ = [
+    'BaseVideoTextDataset', 'AnnotationError', 'iter_jsonl', 'load_json'
+]
 
 
 class AnnotationError(ValueError):
@@ -24,6 +28,55 @@ class AnnotationError(ValueError):
                  unit: str = 'line') -> None:
         where = ann_file if line is None else f'{ann_file}, {unit} {line}'
         super().__init__(f'{where}: {problem}')
+
+
+def load_json(ann_file: str) -> object:
+    """The decoded content of a JSON file.
+
+    Raises:
+        AnnotationError: it is not valid JSON (with the line of the error).
+    """
+    with open(ann_file, encoding='utf-8') as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as error:
+            raise AnnotationError(ann_file, error.lineno,
+                                  f'not valid JSON ({error.msg})') from None
+
+
+def iter_jsonl(ann_file: str,
+               keys: Sequence[str]) -> Iterator[Tuple[int, dict]]:
+    """Yield ``(line, record)`` for each non-blank line of a JSON-lines file.
+
+    Args:
+        ann_file: the ``.jsonl`` file.
+        keys: keys every record must have.
+
+    Yields:
+        the 1-based line number and the decoded object.
+
+    Raises:
+        AnnotationError: a line is not JSON, not an object, or lacks a key.
+    """
+    with open(ann_file, encoding='utf-8') as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise AnnotationError(
+                    ann_file, line, f'not valid JSON ({error.msg})') from None
+            if not isinstance(record, dict):
+                raise AnnotationError(
+                    ann_file, line,
+                    f'expected a JSON object, got {type(record).__name__}')
+            missing = [key for key in keys if key not in record]
+            if missing:
+                raise AnnotationError(
+                    ann_file, line, f'missing {missing}; expected the keys '
+                    f'{list(keys)}')
+            yield line, record
 
 
 class BaseVideoTextDataset(BaseDataset):

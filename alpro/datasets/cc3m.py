@@ -1,13 +1,13 @@
 """Conceptual Captions (CC-3M) image-caption pairs, as T-frame clips."""
 import csv
-import json
 import os.path as osp
 from typing import List, Optional
 
 import numpy as np
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
+from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
+                                      load_json)
 
 __all__ = ['CC3MDataset']
 
@@ -71,12 +71,7 @@ class CC3MDataset(BaseVideoTextDataset):
             'or the original .tsv')
 
     def _load_alpro_json(self) -> List[dict]:
-        with open(self.ann_file, encoding='utf-8') as f:
-            try:
-                records = json.load(f)
-            except json.JSONDecodeError as error:
-                raise AnnotationError(self.ann_file, error.lineno,
-                                      f'invalid JSON: {error.msg}') from None
+        records = load_json(self.ann_file)
         if not isinstance(records, list):
             raise AnnotationError(self.ann_file, None,
                                   'expected a JSON list of records')

@@ -2,8 +2,8 @@
 from typing import List
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
-from .msrvtt import iter_jsonl
+from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
+                                      iter_jsonl)
 
 __all__ = ['DiDeMoRetrievalDataset']
 

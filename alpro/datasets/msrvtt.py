@@ -1,50 +1,15 @@
 """MSR-VTT text-to-video retrieval: ALPRO's jsonl and the public files."""
 import csv
-import json
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Set, Tuple
+from typing import List, Optional, Set
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
+from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
+                                      iter_jsonl, load_json)
 
-__all__ = ['MSRVTTRetrievalDataset', 'iter_jsonl']
+__all__ = ['MSRVTTRetrievalDataset']
 
 JSFUSION_COLUMNS = ('video_id', 'sentence')
-
-
-def iter_jsonl(ann_file: str,
-               keys: Sequence[str]) -> Iterator[Tuple[int, dict]]:
-    """Yield ``(line, record)`` for each non-blank line of a JSON-lines file.
-
-    Args:
-        ann_file: the ``.jsonl`` file.
-        keys: keys every record must have.
-
-    Yields:
-        the 1-based line number and the decoded object.
-
-    Raises:
-        AnnotationError: a line is not JSON, not an object, or lacks a key.
-    """
-    with open(ann_file, encoding='utf-8') as f:
-        for line, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise AnnotationError(
-                    ann_file, line, f'not valid JSON ({error.msg})') from None
-            if not isinstance(record, dict):
-                raise AnnotationError(
-                    ann_file, line,
-                    f'expected a JSON object, got {type(record).__name__}')
-            missing = [key for key in keys if key not in record]
-            if missing:
-                raise AnnotationError(
-                    ann_file, line, f'missing {missing}; expected the keys '
-                    f'{list(keys)}')
-            yield line, record
 
 
 @DATASETS.register_module()
@@ -148,13 +113,7 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
 
     def _load_msrvtt_data(self) -> List[dict]:
         wanted = self._read_split()
-        with open(self.ann_file, encoding='utf-8') as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as error:
-                raise AnnotationError(
-                    self.ann_file, error.lineno,
-                    f'not valid JSON ({error.msg})') from None
+        data = load_json(self.ann_file)
         sentences = data.get('sentences') if isinstance(data, dict) else None
         if not isinstance(sentences, list):
             raise AnnotationError(

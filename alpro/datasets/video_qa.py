@@ -1,5 +1,4 @@
 """Open-ended video question answering: MSRVTT-QA, MSVD-QA (ALPRO jsonl)."""
-import json
 import logging
 import os.path as osp
 from collections import Counter
@@ -8,8 +7,8 @@ from typing import Dict, List, Optional
 from mmengine.logging import print_log
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
-from .msrvtt import iter_jsonl
+from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
+                                      iter_jsonl, load_json)
 
 __all__ = ['VideoQADataset', 'build_answer_vocab']
 
@@ -100,13 +99,7 @@ class VideoQADataset(BaseVideoTextDataset):
                     vocab_ann_file: Optional[str],
                     test_mode: bool) -> Dict[str, int]:
         if ans2label_file:
-            with open(ans2label_file, encoding='utf-8') as f:
-                try:
-                    ans2label = json.load(f)
-                except json.JSONDecodeError as error:
-                    raise AnnotationError(
-                        ans2label_file, error.lineno,
-                        f'not valid JSON ({error.msg})') from None
+            ans2label = load_json(ans2label_file)
             if not isinstance(ans2label, dict) or not all(
                     isinstance(i, int) and not isinstance(i, bool)
                     for i in ans2label.values()):
