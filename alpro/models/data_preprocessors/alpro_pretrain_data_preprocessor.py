@@ -291,9 +291,13 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
         # argmax returns the first maximum: the first valid proposal
         first = valid.int().argmax(dim=1)[:, None, None].expand(-1, 1, 4)
         boxes = proposals.gather(1, first)[:, 0]
-        fallback = proposals.new_tensor(
-            fallback_box(height, width, self.pem['patch_size'],
-                         self.pem['area'], self.pem['aspect']))
+        # filled on the device from Python ints: new_tensor would copy from
+        # the host and wait for the GPU at every step
+        fallback = torch.stack([
+            proposals.new_full((), value)
+            for value in fallback_box(height, width, self.pem['patch_size'],
+                                      self.pem['area'], self.pem['aspect'])
+        ])
         return torch.where(valid.any(dim=1, keepdim=True), boxes, fallback)
 
     def sample_boxes(self, batch_size: int, height: int, width: int) -> Tensor:
