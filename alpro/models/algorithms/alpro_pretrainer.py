@@ -185,11 +185,16 @@ class AlproPretrainer(VideoTextEncoders):
         nothing is predicted."""
         logits = self.mlm_head(fused_text).float()
         chosen = labels != -100
+        count = chosen.sum().clamp(min=1)
         correct = (logits.argmax(-1) == labels) & chosen
-        return dict(
-            loss_mlm=F.cross_entropy(
-                logits.flatten(0, 1), labels.flatten(), ignore_index=-100),
-            mlm_acc=correct.sum() / chosen.sum().clamp(min=1))
+        # the mean over the predicted tokens; 0, not NaN, when a batch has
+        # none (the masking is random)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            labels.flatten(),
+            ignore_index=-100,
+            reduction='sum') / count
+        return dict(loss_mlm=loss, mlm_acc=correct.sum() / count)
 
     def pem_logits(self, fused: torch.Tensor, text_len: int,
                    region: torch.Tensor) -> torch.Tensor:

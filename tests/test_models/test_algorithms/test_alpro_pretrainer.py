@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 # tests/ is on sys.path (its conftest); the helper is a namespace module
 from test_models.test_prompters.tiny_entity_prompter import (
@@ -77,6 +78,24 @@ def test_every_loss_is_finite_and_logged(tokenizer_dir, stage_one):
     assert 0 <= float(out['pem_kept']) <= 1
     assert model.mlm_head.decoder_weight is \
         model.text_encoder.bert.embeddings.word_embeddings.weight
+
+
+def test_mlm_loss_is_the_mean_over_predicted_tokens(tokenizer_dir, stage_one):
+    model = build(tokenizer_dir, stage_one, tasks=('vtc', 'mlm'))
+    torch.manual_seed(0)
+    fused = torch.randn(2, 5, model.text_encoder.hidden_size)
+    labels = torch.full((2, 5), -100)
+    labels[0, 1], labels[1, 3] = 7, 9
+    logits = model.mlm_head(fused).float()
+    expected = (F.cross_entropy(logits[0, 1], torch.tensor(7)) +
+                F.cross_entropy(logits[1, 3], torch.tensor(9))) / 2
+    torch.testing.assert_close(model.mlm(fused, labels)['loss_mlm'], expected)
+    # a batch where the random masking chose nothing: 0, not NaN
+    fused.requires_grad_()
+    out = model.mlm(fused, torch.full((2, 5), -100))
+    assert out['loss_mlm'].item() == 0 and out['mlm_acc'].item() == 0
+    out['loss_mlm'].backward()
+    assert torch.isfinite(fused.grad).all()
 
 
 @pytest.mark.parametrize('tasks', [('vtc', ), ('vtc', 'vtm', 'mlm'), ('mlm', ),
