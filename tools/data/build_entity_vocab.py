@@ -282,12 +282,7 @@ def singularise(word: str, seen: Collection[str] = ()) -> str:
     if (len(word) < 4 or not word.endswith('s') or word in INVARIANT_S
             or word.endswith(('ss', 'us', 'is'))):
         return word
-    candidates = [word[:-1]]
-    if word.endswith('es'):
-        candidates.append(word[:-2])
-    if word.endswith('ies'):
-        candidates.append(word[:-3] + 'y')
-    for candidate in candidates:
+    for candidate in _stems(word, 's'):
         if candidate in seen:
             return candidate
     if word.endswith('ies') and len(word) > 4:
