@@ -794,6 +794,10 @@ def write_downstream(clips: Sequence[ClipSpec], annotations: Path,
         'train': [spec for spec in clips if spec.split == 'train'],
         'test': [spec for spec in clips if spec.split == 'val'],
     }
+    questions = {
+        split: [record for spec in specs for record in qa_records(spec)]
+        for split, specs in by_split.items()
+    }
     counts = {}
     for folder in ('msrvtt_ret', 'didemo_ret', 'demo_qa'):
         (annotations / folder).mkdir(exist_ok=True)
@@ -812,15 +816,10 @@ def write_downstream(clips: Sequence[ClipSpec], annotations: Path,
             'clip_name': clip_name(spec)
         } for spec in specs), annotations / name)
         name = f'demo_qa/{split}.jsonl'
-        counts[name] = write_jsonl(
-            (record for spec in specs for record in qa_records(spec)),
-            annotations / name)
-    answers = [
-        record['answer'] for spec in by_split['train']
-        for record in qa_records(spec)
-    ]
-    write_meta(annotations / 'demo_qa' / 'train_ans2label.json',
-               answer_vocab(answers))
+        counts[name] = write_jsonl(questions[split], annotations / name)
+    write_meta(
+        annotations / 'demo_qa' / 'train_ans2label.json',
+        answer_vocab([record['answer'] for record in questions['train']]))
     return counts
 
 
