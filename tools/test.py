@@ -3,14 +3,13 @@ import argparse
 import json
 import logging
 
-import torch
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import (add_runner_arguments, load_runner_config,
-                             use_bf16_evaluation)
+from alpro.utils.cli import (add_runner_arguments, amp_available,
+                             load_runner_config, use_bf16_evaluation)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,19 +32,14 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
-    if args.amp:
-        if not torch.cuda.is_available():
-            print_log(
-                '--amp ignored: mixed precision needs a CUDA device',
-                logger='current',
-                level=logging.WARNING)
-        elif not use_bf16_evaluation(cfg.get('test_cfg')):
-            print_log(
-                f"--amp ignored: the test loop {cfg.test_cfg.get('type')} "
-                "has no bf16 option (MMEngine's loops: test_cfg.fp16=True "
-                'for float16)',
-                logger='current',
-                level=logging.WARNING)
+    if (args.amp and amp_available()
+            and not use_bf16_evaluation(cfg.get('test_cfg'))):
+        print_log(
+            f"--amp ignored: the test loop {cfg.test_cfg.get('type')} "
+            "has no bf16 option (MMEngine's loops: test_cfg.fp16=True "
+            'for float16)',
+            logger='current',
+            level=logging.WARNING)
     metrics = Runner.from_cfg(cfg).test()
     if args.dump_metrics and is_main_process():
         with open(args.dump_metrics, 'w') as f:

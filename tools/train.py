@@ -1,15 +1,13 @@
 """Train a model from a config: python tools/train.py CONFIG [options]."""
 import argparse
-import logging
 
-import torch
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import (add_runner_arguments, load_runner_config,
-                             use_bf16, use_bf16_evaluation, use_compile_hook)
+from alpro.utils.cli import (add_runner_arguments, amp_available,
+                             load_runner_config, use_bf16, use_bf16_evaluation,
+                             use_compile_hook)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,15 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Fold ``--amp``, ``--compile`` and ``--resume`` into the config."""
-    if args.amp:
-        if torch.cuda.is_available():
-            use_bf16(cfg.optim_wrapper)
-            use_bf16_evaluation(cfg.get('val_cfg'))
-        else:
-            print_log(
-                '--amp ignored: mixed precision needs a CUDA device',
-                logger='current',
-                level=logging.WARNING)
+    if args.amp and amp_available():
+        use_bf16(cfg.optim_wrapper)
+        use_bf16_evaluation(cfg.get('val_cfg'))
     if args.compile is not None:
         options = cfg.get('compile')
         cfg.compile = dict(

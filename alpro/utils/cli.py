@@ -1,16 +1,19 @@
 """What the train and test tools share: common options, config loading."""
 import argparse
+import logging
 import os
 import os.path as osp
 from typing import Optional
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 
 from .distributed import init_distributed
 from .setup_env import register_all_modules
 
 __all__ = [
-    'add_runner_arguments', 'load_runner_config', 'use_bf16',
+    'add_runner_arguments', 'amp_available', 'load_runner_config', 'use_bf16',
     'use_bf16_evaluation', 'use_compile_hook'
 ]
 
@@ -55,6 +58,17 @@ def load_runner_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     init_distributed(cfg.launcher)
     return cfg
+
+
+def amp_available() -> bool:
+    """Whether ``--amp`` can take effect (a CUDA device); warns if not."""
+    if torch.cuda.is_available():
+        return True
+    print_log(
+        '--amp ignored: mixed precision needs a CUDA device',
+        logger='current',
+        level=logging.WARNING)
+    return False
 
 
 def use_bf16(optim_wrapper: dict) -> dict:
