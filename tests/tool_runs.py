@@ -4,6 +4,7 @@ gloo worker processes."""
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, List
@@ -26,7 +27,9 @@ def free_port() -> int:
 def tool_env(**extra: str) -> dict:
     """The environment of a tool run: this checkout (and the tests' toy
     modules) importable, safe checkpoint loading forced, no plugin
-    autoload, one thread per process."""
+    autoload, one thread per process; for the shell launchers
+    (``tools/dist_*.sh``) this interpreter as ``PYTHON`` and a free
+    rendezvous ``PORT``. ``extra`` adds or overrides variables."""
     variables = dict(os.environ)
     variables.update(
         PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
@@ -34,7 +37,9 @@ def tool_env(**extra: str) -> dict:
         TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
         ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
         OMP_NUM_THREADS='1',
-        **extra)
+        PYTHON=sys.executable,
+        PORT=str(free_port()))
+    variables.update(extra)
     return variables
 
 

@@ -1,13 +1,12 @@
 """CompileHook: the pre-training losses trace as one graph and compute what
 the eager model computes; tools/train.py turns ``compile`` into the hook."""
 import copy
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
-from tool_runs import free_port, run_tool
+from tool_runs import run_tool
 
 from alpro.engine.hooks import compile_method
 from alpro.utils.cli import use_compile_hook
@@ -93,10 +92,7 @@ def dist_train(work_dir: Path, cwd: Path, *options: str) -> str:
         str(REPO / 'configs/demo/pretrain_prompter.py'), '2', '--work-dir',
         str(work_dir), '--cfg-options', 'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1', *options
-    ],
-                    cwd,
-                    PORT=str(free_port()),
-                    PYTHON=sys.executable)
+    ], cwd)
 
 
 def test_compiled_ddp_training_equals_eager(demo_corpus, tmp_path):

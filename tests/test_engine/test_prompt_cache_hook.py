@@ -1,7 +1,4 @@
 """PromptCacheHook: entity prompt embeddings computed once per run."""
-import importlib
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -9,19 +6,13 @@ import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
+from test_models.test_prompters.tiny_entity_prompter import (
+    build_entity_prompter, save_stage1_checkpoint, write_entities)
 from torch import nn
 from torch.utils.data import DataLoader
 
 from alpro.engine.hooks import PromptCacheHook
 from alpro.registry import HOOKS
-
-# the tiny prompter builders of the prompter tests
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[1] / 'test_models/test_prompters'))
-tiny = importlib.import_module('tiny_entity_prompter')
-build_entity_prompter = tiny.build_entity_prompter
-save_stage1_checkpoint = tiny.save_stage1_checkpoint
-write_entities = tiny.write_entities
 
 
 class ListLogger:

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from tool_runs import free_port, run_tool
+from tool_runs import run_tool
 
 from alpro.engine.runner import RetrievalTestLoop
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
@@ -38,8 +38,7 @@ def run_test(workdir, checkpoint, out, nproc=1) -> dict:
             str(nproc), '--work-dir',
             str(out)
         ]
-    output = run_tool(
-        cmd, workdir, PORT=str(free_port()), PYTHON=sys.executable)
+    output = run_tool(cmd, workdir)
     lines = [
         line for line in output.splitlines()
         if 'Epoch(test)' in line and 'retrieval/' in line

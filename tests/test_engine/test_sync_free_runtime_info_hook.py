@@ -1,6 +1,5 @@
 """SyncFreeRuntimeInfoHook: the message hub gets the history MMEngine's
 RuntimeInfoHook writes, read from the device once per logging interval."""
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,6 @@ class HostReads(TorchFunctionMode):
 
 def toy_runner(work_dir: Path, runtime_info: str, log_interval: int) -> Runner:
     register_all_modules()
-    sys.path.insert(0, str(TESTS))  # toy_video_text_model
     cfg = Config.fromfile(str(TOY_CONFIG))
     cfg.work_dir = str(work_dir)
     # its own message hub: MMEngine names it by config and start second

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
-from tool_runs import run_tool
+from tool_runs import run_tool, tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,10 +74,7 @@ def test_missing_prompter_checkpoint_says_which_command(stage_one, tmp_path):
         'model.prompter.checkpoint=work_dirs/nowhere/epoch_60.pth'
     ],
                           cwd=stage_one,
-                          env=dict(
-                              os.environ,
-                              PYTHONPATH=str(REPO),
-                              ALPRO_DISABLE_PLUGIN_AUTOLOAD='1'),
+                          env=tool_env(),
                           capture_output=True,
                           text=True,
                           timeout=600)

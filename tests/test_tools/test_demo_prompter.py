@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
-from tool_runs import free_port, run_tool
+from tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/demo/pretrain_prompter.py'
@@ -51,10 +51,7 @@ def test_two_cpu_processes(demo_corpus, tmp_path):
         str(REPO / 'tools/dist_train.sh'),
         str(CONFIG), '2', '--work-dir',
         str(tmp_path), *SHORT
-    ],
-                      demo_corpus,
-                      PORT=str(free_port()),
-                      PYTHON=sys.executable)
+    ], demo_corpus)
     assert 'alpro train: rank 1 of 2 on cpu' in output
     assert 'retrieval/t2v_r1' in output
     assert (tmp_path / 'epoch_2.pth').exists()

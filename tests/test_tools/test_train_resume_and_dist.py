@@ -4,29 +4,24 @@ A toy model (tests/toy_video_text_model.py) on the demo corpus runs through
 the real Runner, data pipeline, hooks and checkpoints; checkpoints load under
 ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``.
 """
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
-from tool_runs import free_port, run_tool, tool_env
+from tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/toy_train.py'
 
 
-def train(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
+def train(workdir: Path, *args: str) -> str:
+    """tools/train.py on the toy config; its output."""
+    return run_tool(
         [sys.executable,
          str(REPO / 'tools/train.py'),
          str(CONFIG), *args],
-        cwd=workdir,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
+        workdir,
         timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
 
 
 def weights(path: Path) -> dict:
@@ -41,9 +36,9 @@ def test_resume_equals_one_run(demo_corpus, tmp_path):
           'train_cfg.max_epochs=2')
     assert (split / 'epoch_2.pth').exists()
     assert not (split / 'epoch_3.pth').exists()
-    done = train(demo_corpus, '--work-dir', str(split), '--resume',
-                 str(split / 'epoch_2.pth'))
-    assert 'resumed epoch: 2' in done.stdout + done.stderr
+    output = train(demo_corpus, '--work-dir', str(split), '--resume',
+                   str(split / 'epoch_2.pth'))
+    assert 'resumed epoch: 2' in output
     one_go, resumed = weights(whole / 'epoch_4.pth'), weights(split /
                                                               'epoch_4.pth')
     assert one_go.keys() == resumed.keys()
@@ -58,9 +53,9 @@ def test_resume_equals_one_run(demo_corpus, tmp_path):
 def test_resume_latest_without_a_path(demo_corpus, tmp_path):
     train(demo_corpus, '--work-dir', str(tmp_path), '--cfg-options',
           'train_cfg.max_epochs=1')
-    done = train(demo_corpus, '--work-dir', str(tmp_path), '--resume',
-                 '--cfg-options', 'train_cfg.max_epochs=2')
-    assert 'resumed epoch: 1' in done.stdout + done.stderr
+    output = train(demo_corpus, '--work-dir', str(tmp_path), '--resume',
+                   '--cfg-options', 'train_cfg.max_epochs=2')
+    assert 'resumed epoch: 1' in output
     assert (tmp_path / 'epoch_2.pth').exists()
 
 
@@ -70,10 +65,7 @@ def test_dist_train_two_cpu_processes(demo_corpus, tmp_path):
         str(REPO / 'tools/dist_train.sh'),
         str(CONFIG), '2', '--work-dir',
         str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'
-    ],
-                      demo_corpus,
-                      PORT=str(free_port()),
-                      PYTHON=sys.executable)
+    ], demo_corpus)
     assert 'alpro train: rank 0 of 2 on cpu' in output
     assert 'alpro train: rank 1 of 2 on cpu' in output
     # 19 training clips, batch 4 per process: 3 iterations, not 5
