@@ -3,12 +3,11 @@ reduce it, the predict mode and initialisation from a stage-2 model."""
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
                              tiny_text_encoder)
 
 from alpro.models.algorithms import AlproVideoQA
 from alpro.registry import MODELS
-from alpro.structures import VideoTextDataSample
 
 NUM_ANSWERS = 5
 STEPS = 30
@@ -30,25 +29,16 @@ def build(tokenizer_dir, **kwargs):
     return model
 
 
+QUESTIONS = ('the red circle moves left', 'blue square moves up',
+             'green circle on the background', 'the square moves right')
+
+
 def batch(labels=(0, 1, 2, 3, 4, 1), seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    questions = [
-        'the red circle moves left', 'blue square moves up',
-        'green circle on the background', 'the square moves right'
-    ]
-    samples = []
-    for i, label in enumerate(labels):
-        sample = VideoTextDataSample(
-            metainfo=dict(video_id=str(i), answer_type='what'))
-        sample.text = questions[i % len(questions)]
+    data = tiny_batch(QUESTIONS, len(labels), seed)
+    for sample, label in zip(data['data_samples'], labels):
+        sample.set_metainfo(dict(answer_type='what'))
         sample.answer_label = label
-        samples.append(sample)
-    clips = [
-        torch.randint(
-            0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=generator)
-        for _ in labels
-    ]
-    return dict(inputs=clips, data_samples=samples)
+    return data
 
 
 @pytest.fixture(scope='module')
