@@ -106,6 +106,17 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope='module')
+def stage_one(tokenizer_dir, tmp_path_factory):
+    """``(checkpoint, entity file)`` of the tiny stage-1 prompter, for the
+    models built on it (the stage-2 model, its converter)."""
+    from test_models.test_prompters.tiny_entity_prompter import (
+        save_stage1_checkpoint, write_entities)
+    folder = tmp_path_factory.mktemp('stage1')
+    save_stage1_checkpoint(folder / 'prompter.pth', tokenizer_dir)
+    return folder / 'prompter.pth', write_entities(folder / 'entities.txt')
+
+
 @pytest.fixture(scope='session')
 def demo_corpus(tmp_path_factory) -> Path:
     """A small demo corpus from ``tools/data/make_demo_data.py``, in a

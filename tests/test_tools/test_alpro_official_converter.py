@@ -10,8 +10,8 @@ import pytest
 import torch
 # tests/ is on sys.path (its conftest); the helpers are namespace modules
 from test_models.test_algorithms.test_alpro_pretrainer import batch, build
-from test_models.test_prompters.tiny_entity_prompter import (
-    ENTITIES, prompter_cfg, save_stage1_checkpoint, write_entities)
+from test_models.test_prompters.tiny_entity_prompter import (ENTITIES,
+                                                             prompter_cfg)
 
 from alpro.registry import MODELS
 
@@ -160,16 +160,9 @@ def _unmapped_of_base(prefix: str = '') -> set:
 
 
 @pytest.fixture(scope='module')
-def stage_one_files(tokenizer_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp('converter_stage1')
-    save_stage1_checkpoint(folder / 'prompter.pth', tokenizer_dir)
-    return folder / 'prompter.pth', write_entities(folder / 'entities.txt')
-
-
-@pytest.fixture(scope='module')
-def pretrainer(tokenizer_dir, stage_one_files):
+def pretrainer(tokenizer_dir, stage_one):
     torch.manual_seed(0)
-    return build(tokenizer_dir, stage_one_files).eval()
+    return build(tokenizer_dir, stage_one).eval()
 
 
 def test_pretrain_lands_on_our_keys(pretrainer):
@@ -286,7 +279,7 @@ def test_qa_and_retrieval_heads_and_foreign_layers():
         conv.convert_state_dict(retrieval, 'nope')
 
 
-def test_inverse_round_trip_and_same_outputs(tokenizer_dir, stage_one_files,
+def test_inverse_round_trip_and_same_outputs(tokenizer_dir, stage_one,
                                              pretrainer):
     ours = pretrainer.state_dict()
     original, left = conv.invert_state_dict(ours, 'pretrain')
@@ -300,7 +293,7 @@ def test_inverse_round_trip_and_same_outputs(tokenizer_dir, stage_one_files,
         assert torch.equal(value, ours[key]), key
 
     torch.manual_seed(123)  # a different random model
-    other = build(tokenizer_dir, stage_one_files).eval()
+    other = build(tokenizer_dir, stage_one).eval()
     assert not torch.equal(other.state_dict()['backbone.cls_token'],
                            ours['backbone.cls_token'])
     other.load_state_dict(

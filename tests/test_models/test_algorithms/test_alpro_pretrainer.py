@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 # tests/ is on sys.path (its conftest); the helper is a namespace module
-from test_models.test_prompters.tiny_entity_prompter import (
-    prompter_cfg, save_stage1_checkpoint, write_entities)
+from test_models.test_prompters.tiny_entity_prompter import prompter_cfg
 from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
                              tiny_text_encoder)
 
@@ -17,13 +16,6 @@ from alpro.registry import MODELS
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
 LR = 3e-3
-
-
-@pytest.fixture(scope='module')
-def stage_one(tokenizer_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp('stage1')
-    save_stage1_checkpoint(folder / 'prompter.pth', tokenizer_dir)
-    return folder / 'prompter.pth', write_entities(folder / 'entities.txt')
 
 
 def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
