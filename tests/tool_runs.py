@@ -1,6 +1,6 @@
 """What the end-to-end and multi-process tests share: running a tool in a
-subprocess as a user does, a free TCP port for a rendezvous, and a set of
-gloo worker processes."""
+subprocess as a user does, a free TCP port for a rendezvous, a set of gloo
+worker processes, and a random-weight checkpoint for a tool to load."""
 import os
 import socket
 import subprocess
@@ -97,3 +97,26 @@ def run_gloo_workers(worker: Callable[[int, str], None],
         torch.load(out_dir / f'rank{rank}.pt', weights_only=True)
         for rank in range(world_size)
     ]
+
+
+def save_random_model(config: Path, cwd: Path, path: Path,
+                      seed: int) -> torch.nn.Module:
+    """Build ``config``'s model in ``cwd`` (where its relative paths
+    resolve) with seeded random weights, save it at ``path`` as an MMEngine
+    checkpoint, and return it."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from alpro.registry import MODELS
+    old_cwd = os.getcwd()
+    os.chdir(cwd)
+    try:
+        cfg = Config.fromfile(config)
+        with DefaultScope.overwrite_default_scope('alpro'):
+            torch.manual_seed(seed)
+            model = MODELS.build(cfg.model)
+            model.init_weights()
+    finally:
+        os.chdir(old_cwd)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return model

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from tool_runs import run_tool
+from tool_runs import run_tool, save_random_model
 
 from alpro.engine.runner import RetrievalTestLoop
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
@@ -72,18 +72,8 @@ def reference(workdir, state) -> dict:
 
 
 def test_exact_evaluation_one_and_two_processes(demo_corpus, tmp_path):
-    cwd = os.getcwd()
-    os.chdir(demo_corpus)
-    try:
-        cfg = Config.fromfile(CONFIG)
-        with DefaultScope.overwrite_default_scope('alpro'):
-            torch.manual_seed(3)
-            model = MODELS.build(cfg.model)
-            model.init_weights()
-    finally:
-        os.chdir(cwd)
     checkpoint = tmp_path / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    model = save_random_model(CONFIG, demo_corpus, checkpoint, seed=3)
 
     one = run_test(demo_corpus, checkpoint, tmp_path / 'one')
     expected = reference(demo_corpus, model.state_dict())

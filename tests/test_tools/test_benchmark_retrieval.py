@@ -3,7 +3,6 @@ and exact ranking agree, top-K equals a reference ranking, and the pass
 counts are those of each protocol; offline, a synthetic split of the
 preprocessor's shapes and random weights, with no file read."""
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -11,9 +10,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from tool_runs import save_random_model
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
-from alpro.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/retrieval_eval.py'
@@ -24,21 +23,12 @@ import benchmark_retrieval  # noqa: E402
 
 
 @pytest.fixture
-def in_demo(demo_corpus, tmp_path):
+def in_demo(demo_corpus, tmp_path, monkeypatch):
     """cwd in the demo corpus, and a random-init checkpoint."""
-    cwd = os.getcwd()
-    os.chdir(demo_corpus)
-    try:
-        cfg = Config.fromfile(CONFIG)
-        with DefaultScope.overwrite_default_scope('alpro'):
-            torch.manual_seed(5)
-            model = MODELS.build(cfg.model)
-            model.init_weights()
-        checkpoint = tmp_path / 'model.pth'
-        torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
-        yield checkpoint
-    finally:
-        os.chdir(cwd)
+    checkpoint = tmp_path / 'model.pth'
+    save_random_model(CONFIG, demo_corpus, checkpoint, seed=5)
+    monkeypatch.chdir(demo_corpus)
+    return checkpoint
 
 
 def test_protocols_agree_and_count_passes(in_demo, capsys):
