@@ -71,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def optim_wrapper_cfg(cfg: Config, amp: bool, device: str) -> dict:
+def optim_wrapper_cfg(cfg: Config, amp: bool) -> dict:
     wrapper = copy.deepcopy(cfg.optim_wrapper)
     wrapper.pop('accumulative_counts', None)
     if amp:
@@ -164,8 +164,7 @@ def benchmark(cfg: Config,
               ops: bool = False) -> dict:
     model = build_random_model(cfg, device)
     batch = synthetic_batch(cfg, batch_size)
-    optim_wrapper = build_optim_wrapper(model,
-                                        optim_wrapper_cfg(cfg, amp, device))
+    optim_wrapper = build_optim_wrapper(model, optim_wrapper_cfg(cfg, amp))
     flops = step_flops(model, batch)
     cuda = device.startswith('cuda')
 
