@@ -61,6 +61,10 @@ class TrainVisualizationHook(Hook):
     (the pseudo-label) and the model's top-k. Images go to the Runner's
     visualiser, so to TensorBoard with ``TensorboardVisBackend``.
 
+    The panel's preprocessing (its own MLM masks and PEM regions) runs on
+    forked random number generators, so a run draws the same random numbers
+    for training with or without this hook.
+
     Args:
         interval: iterations between panels.
         num_samples: clips per panel.
@@ -102,7 +106,11 @@ class TrainVisualizationHook(Hook):
             runner.model) else runner.model
         if getattr(model, 'prompter', None) is None:
             return  # no PEM: no region panel
-        with torch.no_grad():
+        device = torch.device(model.data_preprocessor.device)
+        # the panel's own MLM masks and PEM regions come from forked random
+        # states: training draws what it would draw without this hook
+        with torch.no_grad(), torch.random.fork_rng(
+                devices=[device] if device.type == 'cuda' else []):
             data = model.data_preprocessor(
                 dict(inputs=clips, data_samples=samples), True)
             if 'pem_box' not in data['inputs']:
