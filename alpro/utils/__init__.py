@@ -1,11 +1,12 @@
 """Environment set-up, safe checkpoint loading and distributed helpers."""
-from .checkpoint import (UnsafeCheckpointError, from_safe_objects,
-                         load_checkpoint_safely, to_safe_objects)
+from .checkpoint import (CheckpointShapeError, UnsafeCheckpointError,
+                         from_safe_objects, load_checkpoint_safely,
+                         load_state_dict_checked, to_safe_objects)
 from .distributed import close_distributed, init_distributed
 from .setup_env import register_all_modules
 
 __all__ = [
-    'UnsafeCheckpointError', 'close_distributed', 'from_safe_objects',
-    'init_distributed', 'load_checkpoint_safely', 'register_all_modules',
-    'to_safe_objects'
+    'CheckpointShapeError', 'UnsafeCheckpointError', 'close_distributed',
+    'from_safe_objects', 'init_distributed', 'load_checkpoint_safely',
+    'load_state_dict_checked', 'register_all_modules', 'to_safe_objects'
 ]

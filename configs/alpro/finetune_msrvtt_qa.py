@@ -13,14 +13,14 @@ _base_ = [
 ]
 load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
 
-# the stage-2 encoders (../_base_/models/alpro_finetune.py), 16 frames,
+# the stage-2 encoders (../_base_/models/alpro_finetune.py) at 16 frames,
 # and a fresh 2-layer MLP head
 model = dict(
     _delete_=True,
     type='AlproVideoQA',
-    data_preprocessor={{_base_.encoders.data_preprocessor}},
-    backbone={{_base_.encoders.backbone}},
-    text_encoder={{_base_.encoders.text_encoder}},
+    data_preprocessor={{_base_.qa_encoders.data_preprocessor}},
+    backbone={{_base_.qa_encoders.backbone}},
+    text_encoder={{_base_.qa_encoders.text_encoder}},
     # the size of data/msrvtt_qa/txt/train_ans2label.json
     num_answers=1500,
     qa_head=dict(type='QAHead', hidden_ratio=2))

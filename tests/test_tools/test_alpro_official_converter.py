@@ -9,6 +9,7 @@ from typing import Dict
 import pytest
 import torch
 # tests/ is on sys.path (its conftest); the helpers are namespace modules
+import release_checkpoints as rc
 from test_models.test_algorithms.test_alpro_pretrainer import batch, build
 from test_models.test_prompters.tiny_entity_prompter import (ENTITIES,
                                                              prompter_cfg)
@@ -22,133 +23,20 @@ _SPEC = importlib.util.spec_from_file_location(
 conv = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(conv)
 
-# the tiny models of the algorithm tests
-VD, DEPTH, FRAMES, PATCHES, PATCH = 64, 2, 2, 16, 8
-TD, VOCAB, POS, INTER = 32, 64, 32, 64
-EMBED = 16
+#: the tiny models of the algorithm tests (TimeSformer 64 wide, BERT 32)
+SIZES = rc.Sizes(entities=len(ENTITIES))
 #: ours has a video->text projection the original (768 = 768) lacks
 VIDEO_TO_TEXT = {'video_to_text.weight', 'video_to_text.bias'}
 
 
-def _timesformer(prefix: str) -> Dict[str, tuple]:
-    """Names and shapes of the original TimeSformer (``TimeSformer.model``
-    is a ``VisionTransformer``, divided space-time, qkv_bias)."""
-    p = f'{prefix}visual_encoder.model.'
-    shapes = {
-        f'{p}cls_token': (1, 1, VD),
-        f'{p}pos_embed': (1, PATCHES + 1, VD),
-        f'{p}time_embed': (1, FRAMES, VD),
-        f'{p}patch_embed.proj.weight': (VD, 3, PATCH, PATCH),
-        f'{p}patch_embed.proj.bias': (VD, ),
-        f'{p}norm.weight': (VD, ),
-        f'{p}norm.bias': (VD, ),
-        f'{p}head.weight': (400, VD),
-        f'{p}head.bias': (400, ),
-    }
-    for i in range(DEPTH):
-        b = f'{p}blocks.{i}.'
-        for norm in ('norm1', 'norm2', 'temporal_norm1'):
-            shapes[f'{b}{norm}.weight'] = (VD, )
-            shapes[f'{b}{norm}.bias'] = (VD, )
-        for attn in ('attn', 'temporal_attn'):
-            shapes[f'{b}{attn}.qkv.weight'] = (3 * VD, VD)
-            shapes[f'{b}{attn}.qkv.bias'] = (3 * VD, )
-            shapes[f'{b}{attn}.proj.weight'] = (VD, VD)
-            shapes[f'{b}{attn}.proj.bias'] = (VD, )
-        shapes[f'{b}temporal_fc.weight'] = (VD, VD)
-        shapes[f'{b}temporal_fc.bias'] = (VD, )
-        shapes[f'{b}mlp.fc1.weight'] = (2 * VD, VD)
-        shapes[f'{b}mlp.fc1.bias'] = (2 * VD, )
-        shapes[f'{b}mlp.fc2.weight'] = (VD, 2 * VD)
-        shapes[f'{b}mlp.fc2.bias'] = (VD, )
-    return shapes
-
-
-def _bert(p: str, layers: int) -> Dict[str, tuple]:
-    """Names and shapes of xbert's ``BertModel`` under prefix ``p``."""
-    shapes = {
-        f'{p}embeddings.word_embeddings.weight': (VOCAB, TD),
-        f'{p}embeddings.position_embeddings.weight': (POS, TD),
-        f'{p}embeddings.token_type_embeddings.weight': (2, TD),
-        f'{p}embeddings.LayerNorm.weight': (TD, ),
-        f'{p}embeddings.LayerNorm.bias': (TD, ),
-    }
-    for i in range(layers):
-        q = f'{p}encoder.layer.{i}.'
-        for name in ('self.query', 'self.key', 'self.value', 'output.dense'):
-            shapes[f'{q}attention.{name}.weight'] = (TD, TD)
-            shapes[f'{q}attention.{name}.bias'] = (TD, )
-        shapes[f'{q}attention.output.LayerNorm.weight'] = (TD, )
-        shapes[f'{q}attention.output.LayerNorm.bias'] = (TD, )
-        shapes[f'{q}intermediate.dense.weight'] = (INTER, TD)
-        shapes[f'{q}intermediate.dense.bias'] = (INTER, )
-        shapes[f'{q}output.dense.weight'] = (TD, INTER)
-        shapes[f'{q}output.dense.bias'] = (TD, )
-        shapes[f'{q}output.LayerNorm.weight'] = (TD, )
-        shapes[f'{q}output.LayerNorm.bias'] = (TD, )
-    return shapes
-
-
-def _base(prefix: str = '', layers: int = 4) -> Dict[str, tuple]:
-    """``AlproBaseModel`` with a ``BertForMaskedLM`` text encoder."""
-    shapes = _timesformer(prefix)
-    shapes.update(_bert(f'{prefix}text_encoder.bert.', layers))
-    c = f'{prefix}text_encoder.cls.predictions.'
-    shapes.update({
-        f'{c}bias': (VOCAB, ),
-        f'{c}transform.dense.weight': (TD, TD),
-        f'{c}transform.dense.bias': (TD, ),
-        f'{c}transform.LayerNorm.weight': (TD, ),
-        f'{c}transform.LayerNorm.bias': (TD, ),
-        f'{prefix}vision_proj.weight': (EMBED, VD),
-        f'{prefix}vision_proj.bias': (EMBED, ),
-        f'{prefix}text_proj.weight': (EMBED, TD),
-        f'{prefix}text_proj.bias': (EMBED, ),
-        f'{prefix}temp': (),
-        f'{prefix}itm_head.weight': (2, TD),
-        f'{prefix}itm_head.bias': (2, ),
-    })
-    return shapes
-
-
-def _fill(shapes: Dict[str, tuple], seed: int = 0) -> Dict[str, torch.Tensor]:
-    """Distinct random values; BERT's ties as in a real state dict
-    (``decoder.weight`` is the word embeddings, ``decoder.bias`` the
-    head's bias) and the ``position_ids`` buffer."""
-    g = torch.Generator().manual_seed(seed)
-    state = {k: torch.randn(s, generator=g) for k, s in shapes.items()}
-    for key in list(state):
-        if key.endswith('cls.predictions.bias'):
-            head = key[:-len('bias')]
-            words = head.replace('cls.predictions.',
-                                 'bert.embeddings.word_embeddings.weight')
-            state[f'{head}decoder.weight'] = state[words]
-            state[f'{head}decoder.bias'] = state[key]
-        if key.endswith('embeddings.word_embeddings.weight'):
-            ids = key.replace('word_embeddings.weight', 'position_ids')
-            state[ids] = torch.arange(POS).unsqueeze(0)
-    return state
+def _fill(shapes, seed: int = 0):
+    return rc.fill(shapes, SIZES.positions, seed)
 
 
 def original_pretrain(prompter_layers: int = 4) -> Dict[str, torch.Tensor]:
     """``AlproForPretrain``: the base model, ``mpm_head`` and the whole
     ``Prompter`` under ``prompter.``."""
-    shapes = _base()
-    shapes.update({
-        'mpm_head.0.weight': (2 * TD, TD),
-        'mpm_head.0.bias': (2 * TD, ),
-        'mpm_head.2.weight': (len(ENTITIES), 2 * TD),
-        'mpm_head.2.bias': (len(ENTITIES), ),
-    })
-    shapes.update(_prompter_shapes('prompter.', prompter_layers))
-    return _fill(shapes)
-
-
-def _prompter_shapes(prefix: str, layers: int) -> Dict[str, tuple]:
-    shapes = _base(prefix, layers)
-    shapes[f'{prefix}video_prompt_feat'] = (len(ENTITIES), EMBED)
-    shapes[f'{prefix}image_prompt_feat'] = (len(ENTITIES), EMBED)
-    return shapes
+    return _fill(rc.pretrain(SIZES, prompter_layers=prompter_layers))
 
 
 def _unmapped_of_base(prefix: str = '') -> set:
@@ -226,7 +114,7 @@ def test_pretrain_lands_on_our_keys(pretrainer):
 
 
 def test_prompter_kind(tokenizer_dir):
-    original = _fill(_prompter_shapes('', 4), seed=1)
+    original = _fill(rc.prompter(SIZES), seed=1)
     assert conv.detect_kind(original) == 'prompter'
     ours, unmapped = conv.convert_state_dict(original, prompter_text_layers=2)
     model = MODELS.build(prompter_cfg(tokenizer_dir))
@@ -243,17 +131,12 @@ def test_prompter_kind(tokenizer_dir):
 
 
 def test_qa_and_retrieval_heads_and_foreign_layers():
-    shapes = _timesformer('')
-    shapes.update(_bert('text_encoder.', 4))
+    td = SIZES.text_width
+    shapes = rc.video_qa(SIZES, answers=7)
     shapes.update({
-        'classifier.0.weight': (2 * TD, TD),
-        'classifier.0.bias': (2 * TD, ),
-        'classifier.2.weight': (7, 2 * TD),
-        'classifier.2.bias': (7, ),
-        'itm_head.weight': (2, TD),
         'text_encoder.encoder.layer.3.crossattention.self.query.weight':
-        (TD, TD),
-        'text_encoder.pooler.dense.weight': (TD, TD),
+        (td, td),
+        'text_encoder.pooler.dense.weight': (td, td),
     })
     qa = _fill(shapes, seed=2)
     assert conv.detect_kind(qa) == 'qa'
@@ -266,11 +149,13 @@ def test_qa_and_retrieval_heads_and_foreign_layers():
     assert set(unmapped) == {
         'visual_encoder.model.head.weight', 'visual_encoder.model.head.bias',
         'text_encoder.embeddings.position_ids', 'itm_head.weight',
+        'itm_head.bias', 'vision_proj.weight', 'vision_proj.bias',
+        'text_proj.weight', 'text_proj.bias', 'temp',
         'text_encoder.encoder.layer.3.crossattention.self.query.weight',
         'text_encoder.pooler.dense.weight'
     }
 
-    retrieval = _fill(_base(), seed=3)
+    retrieval = _fill(rc.base_model(SIZES), seed=3)
     assert conv.detect_kind(retrieval) == 'retrieval'
     ours, unmapped = conv.convert_state_dict(retrieval)
     assert torch.equal(ours['vtm_head.fc.bias'], retrieval['itm_head.bias'])

@@ -15,9 +15,12 @@ from timm.layers import (Attention, DropPath, LayerNorm, Mlp, PatchEmbed,
 from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import BACKBONES
+from alpro.utils.checkpoint import load_state_dict_checked
 from .vit_checkpoint import load_state_dict_file, load_vit_npz
 
 __all__ = ['TimeSformer', 'DividedSpaceTimeBlock', 'vit_to_timesformer']
+
+TIME_EMBED_RESIZE_MODES = ('linear', 'nearest')
 
 # Keys of image classifiers that a video backbone has no use for.
 _DROPPED_PREFIXES = ('head', 'fc_norm.', 'pre_logits')
@@ -127,7 +130,10 @@ class TimeSformer(BaseModule):
     token 0 is the video [CLS], then the ``N = (H / p) * (W / p)`` patch
     tokens (row-major over the patch grid), each averaged over time.
     Another ``H, W`` or ``T`` than built for works: the position and time
-    embeddings are resampled on the fly.
+    embeddings are resampled on the fly. A checkpoint whose ``pos_embed`` or
+    ``time_embed`` was made for another grid or clip length is resampled
+    once, when it is loaded (a ``load_state_dict`` pre-hook, so MMEngine's
+    ``load_from`` and ``init_cfg`` get it too), and the resize is logged.
 
     Args:
         arch: ``'base'`` (D 768, depth 12, 12 heads), ``'small'`` (384, 12,
@@ -138,6 +144,11 @@ class TimeSformer(BaseModule):
             ``(H, W)``.
         patch_size: p, the side of a square patch.
         num_frames: T the time embedding is built for.
+        time_embed_resize: how ``time_embed`` is resampled to another T,
+            at load time and at run time: ``'linear'`` (our default) or
+            ``'nearest'`` (the ALPRO release, whose fine-tuning resizes the
+            4-frame embedding of pre-training to 8 or 16 frames so; frame
+            ``t`` of T' takes entry ``floor(t * T / T')``).
         in_channels: C.
         drop_rate: dropout on the embedded tokens and after projections.
         attn_drop_rate: dropout on attention weights.
@@ -162,6 +173,7 @@ class TimeSformer(BaseModule):
                  img_size: Union[int, Tuple[int, int]] = 224,
                  patch_size: int = 16,
                  num_frames: int = 4,
+                 time_embed_resize: str = 'linear',
                  in_channels: int = 3,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
@@ -178,6 +190,11 @@ class TimeSformer(BaseModule):
         self.mlp_ratio = self.arch_settings['mlp_ratio']
         self.patch_size = int(patch_size)
         self.num_frames = int(num_frames)
+        if time_embed_resize not in TIME_EMBED_RESIZE_MODES:
+            raise ValueError(
+                f'time_embed_resize must be one of {TIME_EMBED_RESIZE_MODES}'
+                f', got {time_embed_resize!r}')
+        self.time_embed_resize = time_embed_resize
         self.in_channels = in_channels
         self.qkv_bias = qkv_bias
         self.pretrained = pretrained
@@ -211,6 +228,7 @@ class TimeSformer(BaseModule):
         self.grad_checkpointing = with_cp
         # A usable model right away; init_weights() redoes it (or loads).
         self._random_init()
+        self.register_load_state_dict_pre_hook(_fit_embeddings_on_load)
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -292,7 +310,7 @@ class TimeSformer(BaseModule):
         else:
             state_dict = load_state_dict_file(path)
         state_dict = vit_to_timesformer(state_dict, self)
-        incompatible = self.load_state_dict(state_dict, strict=False)
+        incompatible = load_state_dict_checked(self, state_dict, source=path)
         print_log(
             f'{type(self).__name__}: loaded {len(state_dict)} tensors from '
             f'{path}; missing keys (left randomly initialised): '
@@ -315,7 +333,33 @@ class TimeSformer(BaseModule):
     def _time_embed_for(self, num_frames: int) -> torch.Tensor:
         if num_frames == self.time_embed.shape[1]:
             return self.time_embed
-        return resample_time_embed(self.time_embed, num_frames)
+        return resample_time_embed(self.time_embed, num_frames,
+                                   self.time_embed_resize)
+
+    def fit_embeddings(self,
+                       state_dict: Dict[str, torch.Tensor],
+                       prefix: str = '') -> None:
+        """Resample, in place, a state dict's ``pos_embed`` (to this
+        model's patch grid) and ``time_embed`` (to its ``num_frames``, by
+        ``time_embed_resize``) where they were made for other sizes.
+
+        Args:
+            state_dict: name -> tensor, this model's keys under ``prefix``.
+            prefix: the model's key prefix in ``state_dict``.
+        """
+        key = prefix + 'pos_embed'
+        if key in state_dict:
+            state_dict[key] = _resample_pos_embed(state_dict[key], self)
+        key = prefix + 'time_embed'
+        value = state_dict.get(key)
+        if value is not None and value.dim() == 3 and \
+                value.shape[1] != self.num_frames:
+            state_dict[key] = resample_time_embed(value, self.num_frames,
+                                                  self.time_embed_resize)
+            print_log(
+                f'{key} resized from {value.shape[1]} to {self.num_frames} '
+                f'frames ({self.time_embed_resize})',
+                logger='current')
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """
@@ -359,17 +403,27 @@ class TimeSformer(BaseModule):
 
 
 def resample_time_embed(time_embed: torch.Tensor,
-                        num_frames: int) -> torch.Tensor:
-    """Resample a ``(1, T, D)`` time embedding to ``(1, num_frames, D)``,
-    linearly along T."""
+                        num_frames: int,
+                        mode: str = 'linear') -> torch.Tensor:
+    """Resample a ``(1, T, D)`` time embedding to ``(1, num_frames, D)``
+    along T, ``'linear'`` (half-pixel centres) or ``'nearest'`` (entry
+    ``floor(t * T / num_frames)`` for frame ``t``, as ALPRO)."""
     if time_embed.shape[1] == num_frames:
         return time_embed
+    options = dict(align_corners=False) if mode == 'linear' else {}
     resized = F.interpolate(
         time_embed.float().transpose(1, 2),
         size=num_frames,
-        mode='linear',
-        align_corners=False)
+        mode=mode,
+        **options)
     return resized.transpose(1, 2).to(time_embed.dtype)
+
+
+def _fit_embeddings_on_load(model: TimeSformer, state_dict: dict,
+                            prefix: str, *args) -> None:
+    """``load_state_dict`` pre-hook: see :meth:`TimeSformer.fit_embeddings`.
+    """
+    model.fit_embeddings(state_dict, prefix)
 
 
 def _strip_prefix(state_dict: Dict[str, torch.Tensor]) -> dict:
@@ -445,7 +499,7 @@ def vit_to_timesformer(state_dict: Dict[str, torch.Tensor],
       (as the TimeSformer and ALPRO loaders do), and ``temporal_fc`` is
       zero, so that the loaded model starts as the image model;
     * ``time_embed`` is zero unless present; a present one of another
-      length is resampled linearly along T;
+      length is resampled along T (the model's ``time_embed_resize``);
     * ``pos_embed`` is resampled (timm's ``resample_abs_pos_embed``, one
       prefix token) to the model's patch grid, the patch embedding to its
       patch size;
@@ -466,11 +520,7 @@ def vit_to_timesformer(state_dict: Dict[str, torch.Tensor],
             continue
         # The original TimeSformer's name of the temporal norm.
         key = key.replace('.temporal_norm1.', '.temporal_norm.')
-        if key == 'pos_embed':
-            value = _resample_pos_embed(value, model)
-        elif key == 'time_embed':
-            value = resample_time_embed(value, model.num_frames)
-        elif key == 'patch_embed.proj.weight':
+        if key == 'patch_embed.proj.weight':
             size = list(model.patch_embed.proj.weight.shape[-2:])
             if value.dim() == 4 and list(value.shape[-2:]) != size:
                 value = resample_patch_embed(value, size)
@@ -493,4 +543,5 @@ def vit_to_timesformer(state_dict: Dict[str, torch.Tensor],
                            torch.zeros_like(param, device='cpu'))
     out.setdefault('time_embed',
                    torch.zeros_like(model.time_embed, device='cpu'))
+    model.fit_embeddings(out)
     return out

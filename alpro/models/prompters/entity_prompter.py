@@ -16,7 +16,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from alpro.registry import MODELS, PROMPTERS
-from alpro.utils.checkpoint import load_checkpoint_safely
+from alpro.utils.checkpoint import (load_checkpoint_safely,
+                                    load_state_dict_checked)
 from alpro.utils.dtypes import resolve_dtype
 from ..algorithms.video_text_encoders import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
@@ -387,15 +388,10 @@ class EntityPrompter(BaseModule):
                 f'{", ".join(unexpected[:10])}',
                 logger='current',
                 level=logging.WARNING)
-        try:
-            self.prompter.load_state_dict({k: state[k]
-                                           for k in expected},
-                                          strict=True)
-        except RuntimeError as error:
-            raise RuntimeError(
-                f"prompter checkpoint '{checkpoint}' does not fit "
-                f'EntityPrompter.prompter (same config as stage 1?): {error}'
-            ) from None
+        load_state_dict_checked(
+            self.prompter, {k: state[k]
+                            for k in expected},
+            source=f"prompter checkpoint '{checkpoint}'")
         stat = os.stat(path)
         self._weights_source = f'{path}|{stat.st_size}|{stat.st_mtime_ns}'
         print_log(

@@ -14,6 +14,7 @@ from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import TEXT_ENCODERS
+from alpro.utils.checkpoint import load_state_dict_checked
 
 __all__ = ['BertTextFusionEncoder']
 
@@ -172,7 +173,8 @@ class BertTextFusionEncoder(BaseModule):
         own = self.bert.state_dict()
         state = {k: v for k, v in source.items() if k in own}
         dropped = sorted(set(source) - set(state))
-        missing, unexpected = self.bert.load_state_dict(state, strict=False)
+        missing, unexpected = load_state_dict_checked(
+            self.bert, state, source=path)
         msg = f"loaded BERT weights from '{path}'"
         if dropped:
             msg += (f'; {len(dropped)} checkpoint keys not in this model '

@@ -33,6 +33,8 @@ model = dict(
         threshold=0.2,
         # frozen: stored in bf16, no per-step autocast re-cast of its weights
         weights_dtype='bfloat16'),
+    # the release's mpm_head: Linear-ReLU-Linear, hidden 2 x 768
+    pem_head=dict(type='PEMHead', activation='relu'),
     tasks=('vtc', 'vtm', 'mlm', 'pem'),
     loss_weights=dict(vtc=1.0, vtm=1.0, mlm=1.0, pem=1.0),
     embed_dim=256)

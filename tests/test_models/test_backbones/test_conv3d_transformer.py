@@ -34,7 +34,9 @@ def test_shapes_and_backward(shape):
             img_size=32,
             patch_size=8,
             num_frames=4,
-            drop_path_rate=0.1)).train()
+            # stochastic depth would drop a whole branch of a 1-clip batch
+            # now and then, and its parameters would get no gradient
+            drop_path_rate=0.0)).train()
     B, _, _, H, W = shape
     out = model(torch.randn(shape))
     assert out.shape == (B, 1 + (H // 8) * (W // 8), 64)
