@@ -207,7 +207,8 @@ def test_main_round_trip(tmp_path, capsys):
     assert f'mapped: {len(expected)} of {len(original)}' in report
     assert f'unmapped original keys ({len(unmapped)})' in report
     assert 'visual_encoder.model.head.weight' in report
-    assert 'skipped (no --config)' in report
+    assert 'unchecked (no --config)' in report
+    assert f'written: {dst}' in report
 
 
 def test_main_refuses_unsafe_globals(tmp_path):

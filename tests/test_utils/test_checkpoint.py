@@ -7,8 +7,9 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-from alpro.utils import (UnsafeCheckpointError, from_safe_objects,
-                         load_checkpoint_safely, to_safe_objects)
+from alpro.utils import (CheckpointShapeError, UnsafeCheckpointError,
+                         from_safe_objects, load_checkpoint_safely,
+                         load_state_dict_checked, to_safe_objects)
 
 
 class NotATensor:
@@ -77,3 +78,84 @@ def test_message_hub_round_trip(tmp_path):
     info = loaded['message_hub']['runtime_info']
     assert info['iter'] == 12 and type(info['iter']) is int
     assert torch.equal(info['arr'], torch.arange(3))
+
+
+class TwoLayers(torch.nn.Module):
+    """A model whose second layer a checkpoint may not fit."""
+
+    def __init__(self, out: int = 3) -> None:
+        super().__init__()
+        self.first = torch.nn.Linear(2, 4)
+        self.second = torch.nn.Linear(4, out)
+
+
+def _saved(tmp_path, model: torch.nn.Module, extra=None) -> str:
+    state = dict(model.state_dict(), **(extra or {}))
+    path = tmp_path / 'model.pth'
+    torch.save({'state_dict': state}, path)
+    return str(path)
+
+
+def test_load_from_refuses_a_tensor_of_another_shape(tmp_path):
+    """What ``Runner.load_checkpoint`` (``load_from``, ``resume``) calls:
+    MMEngine would skip ``second.*`` with a warning."""
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    path = _saved(tmp_path, TwoLayers(out=5))
+    model = TwoLayers(out=3)
+    checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    with pytest.raises(CheckpointShapeError) as error:
+        _load_checkpoint_to_model(model, checkpoint)
+    assert error.value.mismatched == [('second.weight', (5, 4), (3, 4)),
+                                      ('second.bias', (5, ), (3, ))]
+    message = str(error.value)
+    assert 'second.weight: checkpoint [5, 4], model [3, 4]' in message
+    assert 'Build the model it was trained with' in message
+
+
+def test_init_cfg_pretrained_refuses_a_tensor_of_another_shape(tmp_path):
+    from mmengine.model import BaseModule
+    path = _saved(tmp_path, TwoLayers(out=5))
+
+    class Pretrained(BaseModule):
+
+        def __init__(self) -> None:
+            super().__init__(
+                init_cfg=dict(type='Pretrained', checkpoint=path))
+            self.first = torch.nn.Linear(2, 4)
+            self.second = torch.nn.Linear(4, 3)
+
+    with pytest.raises(CheckpointShapeError, match='second.bias'):
+        Pretrained().init_weights()
+
+
+def test_missing_and_unexpected_keys_are_reported_not_fatal(tmp_path):
+    from mmengine.runner import load_checkpoint
+    source = TwoLayers()
+    state = dict(source.state_dict())
+    del state['second.bias']
+    state['third.weight'] = torch.ones(1)
+    path = tmp_path / 'partial.pth'
+    torch.save(state, path)
+    model = TwoLayers()
+    load_checkpoint(model, str(path), map_location='cpu')
+    assert torch.equal(model.second.weight, source.second.weight)
+    assert not torch.equal(model.second.bias, source.second.bias)
+    with pytest.raises(RuntimeError, match='missing keys in source '
+                       'state_dict: second.bias'):
+        load_checkpoint(model, str(path), map_location='cpu', strict=True)
+
+
+def test_checked_load_runs_the_modules_load_hooks():
+    """A module may adapt a tensor before the shape check (TimeSformer
+    resizes its embeddings so)."""
+    model = TwoLayers()
+
+    def trim(module, state_dict, prefix, *args):
+        key = prefix + 'second.bias'
+        state_dict[key] = state_dict[key][:3]
+
+    model.register_load_state_dict_pre_hook(trim)
+    state = dict(TwoLayers().state_dict(), **{'second.bias': torch.ones(6)})
+    missing, unexpected = load_state_dict_checked(model, state)
+    assert missing == [] and unexpected == []
+    assert torch.equal(model.second.bias.detach(), torch.ones(3))

@@ -4,7 +4,16 @@ Usage::
 
     python tools/model_converters/alpro_official_to_alpro.py \\
         alpro_pretrained_ckpt.pt alpro_pretrain.pth [--kind auto] \\
-        [--config configs/...py] [--prompter-text-layers 6]
+        [--config configs/...py [--cfg-options ...]] \\
+        [--prompter-text-layers 6]
+
+With ``--config`` the converted tensors are made to fit the model the config
+builds and are loaded into it before anything is written: ``pos_embed`` and
+``time_embed`` are resized by the backbone's own rule (the paper configs:
+``time_embed`` with nearest interpolation, as the release's fine-tuning
+does when it goes from 4 to 8 or 16 frames), and every tensor is checked
+against the model's shape. A tensor that still does not fit is reported
+with both shapes and nothing is written (exit status 1).
 
 The released files (``alpro_pretrained_ckpt.pt``, ``prompter_pretrained.pt``
 and the fine-tuned retrieval / QA checkpoints) are plain state dicts of the
@@ -44,10 +53,13 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch import Tensor
+from mmengine.config import Config, DictAction
+from torch import Tensor, nn
 
-from alpro.utils.checkpoint import (UnsafeCheckpointError,
-                                    load_checkpoint_safely)
+from alpro.utils.checkpoint import (CheckpointShapeError,
+                                    UnsafeCheckpointError,
+                                    load_checkpoint_safely,
+                                    load_state_dict_checked)
 
 KINDS = ('auto', 'pretrain', 'prompter', 'retrieval', 'qa')
 
@@ -234,14 +246,66 @@ def load_original(path: str) -> Dict[str, Tensor]:
     return loaded
 
 
-def _model_keys(config: str) -> List[str]:
-    """The state dict keys of the model a config builds."""
-    from mmengine.config import Config
-
+def build_model(config: str, options: Optional[dict] = None) -> nn.Module:
+    """The model a config builds (no weights loaded), for checking."""
     import alpro.models  # noqa: F401 - registers the modules
     from alpro.registry import MODELS
-    model = MODELS.build(Config.fromfile(config).model)
-    return list(model.state_dict())
+    cfg = Config.fromfile(config)
+    if options:
+        cfg.merge_from_dict(options)
+    return MODELS.build(cfg.model)
+
+
+def fit_to_model(state: Dict[str, Tensor],
+                 model: nn.Module) -> List[Tuple[str, tuple, tuple]]:
+    """Resize, in place, the embeddings of a converted state dict to the
+    model's sizes, by each submodule's own ``fit_embeddings`` (e.g.
+    ``TimeSformer``'s ``pos_embed`` to its grid, ``time_embed`` to its
+    frames by its ``time_embed_resize``).
+
+    Returns:
+        ``(key, old shape, new shape)`` of each resized tensor.
+    """
+    before = {k: tuple(v.shape) for k, v in state.items()}
+    for name, module in model.named_modules():
+        fit = getattr(module, 'fit_embeddings', None)
+        if callable(fit):
+            fit(state, f'{name}.' if name else '')
+    return [(k, before[k], tuple(v.shape)) for k, v in state.items()
+            if tuple(v.shape) != before[k]]
+
+
+def check_against_config(converted: Dict[str, Tensor],
+                         args: argparse.Namespace) -> bool:
+    """Fit ``converted`` to the model of ``args.config`` and load it there;
+    print what was resized, what either side lacks and any shape that does
+    not fit.
+
+    Returns:
+        Whether every converted tensor that the model has fits it.
+    """
+    model = build_model(args.config, args.cfg_options)
+    resized = fit_to_model(converted, model)
+    print(f'resized to {args.config} ({len(resized)}):')
+    for key, old, new in resized:
+        print(f'  {key}: {list(old)} -> {list(new)}')
+    try:
+        missing, extra = load_state_dict_checked(model, converted, args.src)
+    except CheckpointShapeError as error:
+        print(f'shape mismatches ({len(error.mismatched)}):')
+        for key, ckpt, ours in error.mismatched:
+            print(f'  {key}: converted {list(ckpt)}, model {list(ours)}')
+        return False
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    print(f'shapes: all {len(converted) - len(extra)} tensors the model has '
+          'fit it')
+    print(f'our keys that got nothing ({len(missing)}):')
+    for key in missing:
+        print(f'  {key}  {shapes[key]}')
+    print(f'converted keys the model does not have ({len(extra)}):')
+    for key in extra:
+        print(f'  {key}  {list(converted[key].shape)}')
+    return True
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -252,7 +316,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             default.
 
     Returns:
-        0.
+        0, or 1 when a tensor does not fit the model of ``--config``.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', metavar='IN', help='released ALPRO .pt file')
@@ -260,7 +324,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--kind', choices=KINDS, default='auto')
     parser.add_argument(
         '--config',
-        help='a model config: report which of its keys got nothing')
+        help='the config the file is for: resize the embeddings to its '
+        'model, load the tensors into it as a check (shapes included) and '
+        'report the keys each side lacks')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of --config, as tools/train.py does')
     parser.add_argument(
         '--prompter-text-layers',
         type=int,
@@ -272,29 +343,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kind = detect_kind(original) if args.kind == 'auto' else args.kind
     converted, unmapped = convert_state_dict(original, kind,
                                              args.prompter_text_layers)
+    print(f'kind: {kind}')
+    print(f'mapped: {len(converted)} of {len(original)} original keys')
+    print(f'unmapped original keys ({len(unmapped)}):')
+    for key in unmapped:
+        print(f'  {key}  {list(original[key].shape)}')
+    if args.config is None:
+        print('our keys that got nothing, and shapes: unchecked (no '
+              '--config)')
+    elif not check_against_config(converted, args):
+        print(f'nothing written to {args.dst}')
+        return 1
     torch.save(
         dict(
             state_dict=converted,
             meta=dict(converted_from=args.src, kind=kind)), args.dst)
-
-    print(f'kind: {kind}')
-    print(f'mapped: {len(converted)} of {len(original)} original keys '
-          f'-> {args.dst}')
-    print(f'unmapped original keys ({len(unmapped)}):')
-    for key in unmapped:
-        print(f'  {key}')
-    if args.config is None:
-        print('our keys that got nothing: skipped (no --config)')
-        return 0
-    model_keys = _model_keys(args.config)
-    missing = [k for k in model_keys if k not in converted]
-    extra = sorted(set(converted) - set(model_keys))
-    print(f'our keys that got nothing ({len(missing)}):')
-    for key in missing:
-        print(f'  {key}')
-    print(f'converted keys the model does not have ({len(extra)}):')
-    for key in extra:
-        print(f'  {key}')
+    print(f'written: {args.dst}')
     return 0
 
 

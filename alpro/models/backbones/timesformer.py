@@ -245,7 +245,7 @@ class TimeSformer(BaseModule):
                 f'a TimeSformer arch dict needs {sorted(required)} (and '
                 f'optionally mlp_ratio); missing {sorted(missing)}, unknown '
                 f'{sorted(unknown)}')
-        return dict(mlp_ratio=4., **arch)
+        return {'mlp_ratio': 4., **arch}
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -18,6 +18,7 @@ from timm.models.vision_transformer import VisionTransformer
 from alpro.models.backbones import TimeSformer
 from alpro.models.backbones import timesformer as timesformer_module
 from alpro.models.backbones import vit_to_timesformer
+from alpro.utils import CheckpointShapeError
 
 TINY = dict(arch='tiny', img_size=32, patch_size=8)
 
@@ -116,6 +117,10 @@ def test_arch_zoo_and_dict():
         TimeSformer(arch='huge')
     with pytest.raises(ValueError, match='missing'):
         TimeSformer(arch=dict(embed_dims=32, depth=1))
+    with_ratio = TimeSformer(
+        arch=dict(embed_dims=32, depth=1, num_heads=4, mlp_ratio=2.),
+        img_size=16)
+    assert with_ratio.blocks[0].mlp.fc1.out_features == 64
 
 
 def test_attention_is_fused(monkeypatch):
@@ -323,6 +328,48 @@ def test_time_embed_is_resampled(tmp_path):
         mode='linear',
         align_corners=False).transpose(1, 2)
     torch.testing.assert_close(model.time_embed.detach(), expected)
+
+
+def test_time_embed_nearest_as_the_release(tmp_path):
+    """ALPRO's resize: frame t of T' takes entry floor(t * T / T'), at
+    load time and at run time."""
+    source = TimeSformer(**TINY, num_frames=4)
+    with torch.no_grad():
+        source.time_embed.normal_()
+    table = source.time_embed.detach()
+    model = TimeSformer(**TINY, num_frames=8, time_embed_resize='nearest')
+    with captured_log() as messages:
+        model.load_state_dict(source.state_dict())
+    assert torch.equal(model.time_embed.detach(),
+                       table[:, [0, 0, 1, 1, 2, 2, 3, 3]])
+    assert 'time_embed resized from 4 to 8 frames (nearest)' in messages
+    # at run time, a 12-frame clip into the 4-frame model
+    source.time_embed_resize = 'nearest'
+    seen = []
+    source.blocks[0].register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        source.eval()(torch.zeros(1, 3, 12, 32, 32))
+    patch = source.patch_embed(torch.zeros(1, 3, 32, 32))
+    tokens = seen[0][:, 1:].reshape(1, 12, 16, 64)
+    expected = patch + source.pos_embed[:, 1:] + table[:, [
+        t * 4 // 12 for t in range(12)
+    ]].transpose(0, 1)
+    torch.testing.assert_close(tokens[0], expected)
+    with pytest.raises(ValueError, match='time_embed_resize'):
+        TimeSformer(**TINY, time_embed_resize='cubic')
+
+
+def test_pretrained_of_another_width_is_an_error(tmp_path):
+    wide = TimeSformer(
+        arch=dict(embed_dims=32, depth=2, num_heads=2, mlp_ratio=2.),
+        img_size=32,
+        patch_size=8)
+    path = save(wide.state_dict(), tmp_path / 'wide32.pth')
+    with pytest.raises(CheckpointShapeError) as error:
+        loaded(path)
+    assert ('cls_token', (1, 1, 32), (1, 1, 64)) in error.value.mismatched
+    assert 'wide32.pth' in str(error.value)
 
 
 def test_own_checkpoint_round_trips_under_a_prefix(tmp_path):
