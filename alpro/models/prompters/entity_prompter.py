@@ -123,6 +123,11 @@ class EntityPrompter(BaseModule):
             prompter's learned VTC temperature.
         max_length: longest prompt, in tokens, special tokens included.
         encode_batch_size: prompts per text-encoder call when caching.
+        renormalize_entities: L2-normalise each entity's mean over its
+            templates (ours, default). ``False`` keeps the plain mean of the
+            unit template embeddings, as the released code does; its norm
+            is a little under 1 and scales that entity's logits
+            (``docs/checkpoints.md`` has the measured effect).
         weights_dtype: how the frozen prompter's parameters and floating
             buffers are stored: ``None`` (or ``'float32'``) keeps float32;
             ``'bfloat16'`` stores them in bf16 (the VTC temperature
@@ -151,6 +156,7 @@ class EntityPrompter(BaseModule):
                  temperature: Optional[float] = None,
                  max_length: int = 30,
                  encode_batch_size: int = 256,
+                 renormalize_entities: bool = True,
                  weights_dtype: Union[None, str, torch.dtype] = None) -> None:
         super().__init__()
         if not 0.0 <= threshold <= 1.0:
@@ -168,6 +174,7 @@ class EntityPrompter(BaseModule):
                             if temperature is None else float(temperature))
         self.max_length = int(max_length)
         self.encode_batch_size = int(encode_batch_size)
+        self.renormalize_entities = bool(renormalize_entities)
         self.checkpoint = checkpoint
         #: the dtype the prompter's weights are stored in (float32 default)
         self.weights_dtype = resolve_dtype(
@@ -421,7 +428,8 @@ class EntityPrompter(BaseModule):
         Returns:
             a hex SHA-256 of the weights' source and fingerprint, the
             precision the prompter computes in on its device, the
-            tokenizer, ``max_length``, the entities and both template sets.
+            tokenizer, ``max_length``, the renormalisation, the entities and
+            both template sets.
         """
         device = next(self.prompter.parameters()).device
         parts = dict(
@@ -433,6 +441,7 @@ class EntityPrompter(BaseModule):
                 len(self.tokenizer)
             ],
             max_length=self.max_length,
+            renormalize=self.renormalize_entities,
             entities=list(self._entity_names),
             video_templates=list(self._video_templates.templates),
             image_templates=list(self._image_templates.templates))
@@ -459,16 +468,18 @@ class EntityPrompter(BaseModule):
     def encode_entities(self, templates: PromptTemplates) -> Tensor:
         """Embed every entity through a template ensemble.
 
-        Each entity's prompts are embedded by the prompter's text encoder,
-        averaged and L2-normalised (paper, appendix A.1: the ensemble is
-        built in the embedding space). The text encoder runs in the same
-        precision as the crops in :meth:`pseudo_labels`.
+        Each entity's prompts are embedded by the prompter's text encoder
+        (unit vectors), averaged and, with ``renormalize_entities``,
+        L2-normalised again (paper, appendix A.1: the ensemble is built in
+        the embedding space). The text encoder runs in the same precision
+        as the crops in :meth:`pseudo_labels`.
 
         Args:
             templates: ``K`` templates.
 
         Returns:
-            ``(E, D)`` float32, unit rows, on the prompter's device.
+            ``(E, D)`` float32 (unit rows when renormalised), on the
+            prompter's device.
         """
         device = next(self.prompter.parameters()).device
         prompts = [
@@ -489,7 +500,8 @@ class EntityPrompter(BaseModule):
                     encoded['attention_mask'].to(device))
             chunks.append(embeds.float())
         embeds = torch.cat(chunks).view(self.num_classes, len(templates), -1)
-        return F.normalize(embeds.mean(1), dim=-1)
+        mean = embeds.mean(1)
+        return F.normalize(mean, dim=-1) if self.renormalize_entities else mean
 
     def build_cache(self) -> bool:
         """Compute the entity embeddings of both template sets, unless the

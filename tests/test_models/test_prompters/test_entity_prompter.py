@@ -11,6 +11,7 @@ from mmengine.runner import load_checkpoint
 from tiny_entity_prompter import (EMBED_DIM, ENTITIES, build_entity_prompter,
                                   prompter_cfg, save_stage1_checkpoint,
                                   write_entities)
+from tiny_components import tiny_text_encoder
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.models.prompters import AlproVideoTemplates, EntityPrompter
@@ -215,6 +216,35 @@ def test_cached_embeddings_are_template_means(tokenizer_dir, entity_file,
     expected = F.normalize(torch.cat(rows).mean(0), dim=-1)
     torch.testing.assert_close(video[2], expected, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(video, image)
+
+
+
+def test_plain_template_mean_as_the_release(tokenizer_dir, entity_file):
+    """renormalize_entities=False: the mean of the unit template
+    embeddings, not re-normalised (norm under 1), under its own cache key."""
+    # a random BERT this wide embeds every prompt alike unless its init is
+    # wide too
+    spread = dict(
+        prompter_cfg(tokenizer_dir),
+        text_encoder=tiny_text_encoder(
+            num_layers=2, text_only=True, initializer_range=1.0))
+    prompters = []
+    for renormalize in (True, False):
+        torch.manual_seed(0)  # the same random prompter twice
+        prompter = build_entity_prompter(
+            tokenizer_dir,
+            entity_file,
+            prompter=spread,
+            renormalize_entities=renormalize)
+        prompter.init_weights()
+        prompter.build_cache()
+        prompters.append(prompter)
+    ours, plain = prompters
+    norms = plain.video_entity_embeds.norm(dim=-1, keepdim=True)
+    assert (norms < 0.999).all()
+    torch.testing.assert_close(plain.video_entity_embeds / norms,
+                               ours.video_entity_embeds)
+    assert plain.cache_key != ours.cache_key
 
 
 def softmax(logits):
