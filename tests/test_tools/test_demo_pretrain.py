@@ -2,6 +2,7 @@
 prompter run and the demo entity vocabulary: the scalars and image panels a
 user sees in TensorBoard, read back from the event file."""
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -39,17 +40,26 @@ def stage_one(demo_corpus):
     return demo_corpus
 
 
-def test_stage_two_writes_scalars_and_panels(stage_one, tmp_path):
+@pytest.fixture(scope='module')
+def stage_two(stage_one, tmp_path_factory):
+    """configs/demo/pretrain.py trained 2 epochs: its work directory and the
+    tail of its output."""
+    work_dir = tmp_path_factory.mktemp('pretrain')
     output = run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(REPO / 'configs/demo/pretrain.py'), '--work-dir',
-        str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=2',
+        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=2', 'default_hooks.logger.interval=1',
         'custom_hooks.1.interval=2'
     ], stage_one)
-    files = glob.glob(str(tmp_path / '*/vis_data/events.out.tfevents.*'))
-    assert files, output[-2000:]
+    return work_dir, output[-2000:]
+
+
+def test_stage_two_writes_scalars_and_panels(stage_two):
+    work_dir, output = stage_two
+    files = glob.glob(str(work_dir / '*/vis_data/events.out.tfevents.*'))
+    assert files, output
     events = EventAccumulator(files[0], size_guidance={'images': 0})
     events.Reload()
     scalars = set(events.Tags()['scalars'])
@@ -81,3 +91,30 @@ def test_missing_prompter_checkpoint_says_which_command(stage_one, tmp_path):
     assert done.returncode != 0
     assert 'work_dirs/nowhere/epoch_60.pth' in done.stderr
     assert 'pretrain_prompter' in done.stderr
+
+
+def test_release_departures_probe_on_the_stage_two_checkpoint(
+        stage_one, stage_two, tmp_path):
+    work_dir, _ = stage_two
+    out = tmp_path / 'departures.json'
+    output = run_tool([
+        sys.executable,
+        str(REPO / 'tools/analysis/release_departures.py'),
+        str(REPO / 'configs/demo/pretrain.py'),
+        str(work_dir / 'epoch_2.pth'), '--num-batches', '2', '--out',
+        str(out)
+    ], stage_one)
+    result = json.loads(out.read_text())
+    assert '1. PEM keep mask' in output and '3. VTC targets' in output
+    # at most two batches of 16 (the test corpus is smaller than the demo's)
+    assert 0 < result['samples'] <= 2 * 16
+    assert result['vtc_samples_per_rank'] == result['samples'] // 4
+    for key in ('keep_paper', 'keep_release', 'keep_rules_agree',
+                'plain_top_entity_agree', 'plain_keep_agree'):
+        assert 0.0 <= result[key] <= 1.0, key
+    # the release's plain means of unit vectors: norm at most 1
+    assert 0.0 < result['entity_norm_min'] <= result['entity_norm_max'] <= 1.0
+    # on the first node both VTC rules target the same rows
+    assert result['vtc_local_first_node'] == pytest.approx(
+        result['vtc_global_first_node'])
+    assert result['vtc_local_targets_right'] == 0.5

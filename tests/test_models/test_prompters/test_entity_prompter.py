@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.runner import load_checkpoint
+from tiny_components import tiny_text_encoder
 from tiny_entity_prompter import (EMBED_DIM, ENTITIES, build_entity_prompter,
                                   prompter_cfg, save_stage1_checkpoint,
                                   write_entities)
-from tiny_components import tiny_text_encoder
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.models.prompters import AlproVideoTemplates, EntityPrompter
@@ -216,7 +216,6 @@ def test_cached_embeddings_are_template_means(tokenizer_dir, entity_file,
     expected = F.normalize(torch.cat(rows).mean(0), dim=-1)
     torch.testing.assert_close(video[2], expected, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(video, image)
-
 
 
 def test_plain_template_mean_as_the_release(tokenizer_dir, entity_file):
