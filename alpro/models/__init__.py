@@ -1,8 +1,8 @@
 """Models: algorithms, their parts, and data preprocessors."""
 from . import (algorithms, backbones, data_preprocessors, heads, losses,
-               prompters, text_encoders)
+               prompters, samplers, text_encoders)
 
 __all__ = [
     'algorithms', 'backbones', 'data_preprocessors', 'heads', 'losses',
-    'prompters', 'text_encoders'
+    'prompters', 'samplers', 'text_encoders'
 ]

@@ -4,10 +4,38 @@ from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.hooks import CheckpointHook, LoggerHook, RuntimeInfoHook
+from mmengine.logging import MessageHub
 
 from alpro.registry import HOOKS
 
-__all__ = ['SyncFreeRuntimeInfoHook']
+__all__ = ['SyncFreeRuntimeInfoHook', 'log_device_scalar']
+
+#: message-hub runtime info (not saved in checkpoints) where a training step
+#: leaves 0-d device tensors for ``SyncFreeRuntimeInfoHook`` to log; present
+#: only while the hook trains
+DEVICE_SCALARS = 'sync_free_runtime_info/device_scalars'
+
+
+def log_device_scalar(message_hub: MessageHub, name: str,
+                      value: torch.Tensor) -> None:
+    """Log ``value``, a 0-d tensor, as ``train/<name>`` of the current
+    training iteration, without a host sync where possible.
+
+    While a ``SyncFreeRuntimeInfoHook`` trains, the tensor waits on the
+    device and the hook records it with the iteration's outputs (one
+    transfer per logging interval). Otherwise it is recorded at once with
+    ``float`` (a host sync), as MMEngine's ``OptimWrapper`` does.
+
+    Args:
+        message_hub: the message hub the value goes to.
+        name: the scalar's name, without the ``train/`` prefix.
+        value: a one-element tensor, e.g. the gradient norm of the step.
+    """
+    pending = message_hub.get_info(DEVICE_SCALARS)
+    if pending is None:
+        message_hub.update_scalar(f'train/{name}', float(value))
+    else:
+        pending[name] = value.detach()
 
 
 @HOOKS.register_module()
@@ -31,6 +59,11 @@ class SyncFreeRuntimeInfoHook(RuntimeInfoHook):
     that reads ``train/*`` scalars of the message hub at other iterations
     would see them up to a logging interval late. Everything else is
     ``RuntimeInfoHook``'s (iteration, epoch, learning rates, metrics).
+
+    Values computed inside the step rather than returned by it (the
+    gradient norm of ``SyncFreeOptimWrapper``) reach the hook through
+    :func:`log_device_scalar` and are recorded the same way, each with its
+    own iteration.
     """
 
     def __init__(self) -> None:
@@ -40,6 +73,7 @@ class SyncFreeRuntimeInfoHook(RuntimeInfoHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        runner.message_hub.update_info(DEVICE_SCALARS, {}, resumed=False)
         loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
         self._log_interval = loggers[0].interval if loggers else None
         self._save_intervals = [
@@ -52,17 +86,23 @@ class SyncFreeRuntimeInfoHook(RuntimeInfoHook):
                          batch_idx: int,
                          data_batch: Any = None,
                          outputs: Optional[dict] = None) -> None:
-        if outputs:
-            self._pending.append({
-                key:
-                value.detach() if torch.is_tensor(value) else value
-                for key, value in outputs.items()
-            })
+        # values of the step itself first: MMEngine records them first
+        step = runner.message_hub.get_info(DEVICE_SCALARS)
+        record = dict(step or {})
+        if step:
+            step.clear()
+        record.update({
+            key: value.detach() if torch.is_tensor(value) else value
+            for key, value in (outputs or {}).items()
+        })
+        if record:
+            self._pending.append(record)
         if self._is_read_now(runner, batch_idx):
             self.flush(runner)
 
     def after_train(self, runner) -> None:
         self.flush(runner)
+        runner.message_hub.pop_info(DEVICE_SCALARS)
         super().after_train(runner)
 
     def _is_read_now(self, runner, batch_idx: int) -> bool:

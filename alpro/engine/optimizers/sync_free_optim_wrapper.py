@@ -5,6 +5,7 @@ from typing import Optional, Union
 import torch
 from mmengine.optim import OptimWrapper
 
+from alpro.engine.hooks.sync_free_runtime_info_hook import log_device_scalar
 from alpro.registry import OPTIM_WRAPPERS
 
 __all__ = ['SyncFreeOptimWrapper']
@@ -23,21 +24,22 @@ class SyncFreeOptimWrapper(OptimWrapper):
     * autocasts the forward pass to ``dtype`` when one is given, without a
       scaler: bf16 has the exponent range of fp32 and needs no loss scaling
       (float16 does, and is refused: use MMEngine's ``AmpOptimWrapper``);
-    * clips gradients as ``OptimWrapper`` does (``clip_grad``) but logs the
-      norm, as ``train/grad_norm``, only every ``grad_norm_interval``
-      steps.
+    * clips gradients as ``OptimWrapper`` does (``clip_grad``) and logs the
+      norm of every step, as ``train/grad_norm``, as it does, but leaves
+      it on the device: ``SyncFreeRuntimeInfoHook`` (alpro's default
+      runtime) reads it with the step's losses, in the one transfer of a
+      logging interval, so that each logged iteration has its own norm.
+      Without that hook the norm is read at once (a sync per step).
 
     Args:
         optimizer: the optimiser.
         dtype: ``'bfloat16'`` for bf16 autocast; None for full precision.
-        grad_norm_interval: log the gradient norm every this many steps.
         **kwargs: ``accumulative_counts``, ``clip_grad``, as OptimWrapper.
     """
 
     def __init__(self,
                  optimizer: torch.optim.Optimizer,
                  dtype: Optional[Union[str, torch.dtype]] = None,
-                 grad_norm_interval: int = 10,
                  **kwargs) -> None:
         super().__init__(optimizer=optimizer, **kwargs)
         if isinstance(dtype, str):
@@ -47,8 +49,6 @@ class SyncFreeOptimWrapper(OptimWrapper):
                 'SyncFreeOptimWrapper: float16 needs loss scaling; use '
                 "MMEngine's AmpOptimWrapper, or dtype='bfloat16'")
         self.cast_dtype = dtype
-        self.grad_norm_interval = grad_norm_interval
-        self._clip_count = 0
 
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
@@ -68,8 +68,5 @@ class SyncFreeOptimWrapper(OptimWrapper):
         if not params:
             return
         norm = self.clip_func(params, **self.clip_grad_kwargs)
-        self._clip_count += 1
-        if norm is not None and self._clip_count % self.grad_norm_interval \
-                == 0:
-            self.message_hub.update_scalar(f'train/{self.grad_name}',
-                                           float(norm))
+        if norm is not None:  # clip_grad_value_ returns None
+            log_device_scalar(self.message_hub, self.grad_name, norm)

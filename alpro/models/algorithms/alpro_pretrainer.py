@@ -24,10 +24,10 @@ class AlproPretrainer(VideoTextEncoders):
     BERT layers fuse ``[text ; video]``. Four tasks, each switchable:
 
     * ``vtc``: video-text contrastive loss on the two [CLS] projections;
-    * ``vtm``: video-text matching on the fusion [CLS], with one hard
-      negative video per text and one hard negative text per video drawn
-      from softmax(VTC similarity) of the local batch, the positive
-      excluded (vectorised: ``torch.multinomial`` on the matrix);
+    * ``vtm``: video-text matching on the fusion [CLS], with one negative
+      video per text and one negative text per video from the local batch,
+      drawn by ``vtm_negatives`` (ALPRO's hard negatives from
+      softmax(VTC similarity) by default; true matches never drawn);
     * ``mlm``: masked language modeling from the fusion outputs of the text
       part (masks from ``AlproPretrainDataPreprocessor``);
     * ``pem``: prompting entity modeling: the frozen entity prompter scores
@@ -36,6 +36,13 @@ class AlproPretrainer(VideoTextEncoders):
       fusion outputs over that region's video tokens (the positive-pair
       fusion pass of VTM is reused) and a head predicts the entity
       distribution (soft cross-entropy).
+
+    Order-aware objective (``order_negatives``, off by default): each
+    clip's own frames, time-reversed, are one more negative video for its
+    caption, in VTC (an extra logit of the text against the videos) and in
+    VTM (an extra unmatched pair), for every caption or only those that
+    contain one of ``words`` (a caption naming a direction). The reversed
+    clips go through the video encoder too: its cost doubles.
 
     Args:
         backbone: ``BACKBONES`` config, output ``(B, 1 + N, Dv)``.
@@ -47,6 +54,12 @@ class AlproPretrainer(VideoTextEncoders):
         vtm_head / mlm_head / pem_head: ``HEADS`` configs; their sizes are
             filled in from the encoders and the prompter.
         pem_loss: ``LOSSES`` config of the soft cross-entropy.
+        vtm_negatives: ``MODELS`` config of the VTM negative sampler
+            (:class:`~alpro.models.samplers.VTMNegativeSampler`).
+        order_negatives: ``None`` (off) or ``dict(vtc=True, vtm=True,
+            words=None)``: where the reversed clip is a negative, and the
+            words (single tokens of the tokenizer) that make a caption
+            directional; ``None`` words: every caption.
         embed_dim: width of the contrastive space (256 in ALPRO).
         data_preprocessor: ``MODELS`` config.
         init_cfg: MMEngine's initialisation config.
@@ -63,6 +76,8 @@ class AlproPretrainer(VideoTextEncoders):
                  mlm_head: dict = dict(type='MLMHead'),
                  pem_head: dict = dict(type='PEMHead'),
                  pem_loss: dict = dict(type='SoftCrossEntropyLoss'),
+                 vtm_negatives: dict = dict(type='VTMNegativeSampler'),
+                 order_negatives: Optional[dict] = None,
                  embed_dim: int = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -82,6 +97,8 @@ class AlproPretrainer(VideoTextEncoders):
         self.vtc_loss = LOSSES.build(vtc_loss)
         if 'vtm' in self.tasks:
             self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
+            self.vtm_negatives = MODELS.build(vtm_negatives)
+        self.order_negatives = self._order_negatives(order_negatives)
         if 'mlm' in self.tasks:
             config = self.text_encoder.bert.config
             self.mlm_head = HEADS.build(
@@ -102,6 +119,44 @@ class AlproPretrainer(VideoTextEncoders):
                     in_dims=width,
                     num_entities=len(self.prompter.entity_names)))
             self.pem_loss = LOSSES.build(pem_loss)
+
+    def _order_negatives(self, cfg: Optional[dict]) -> Optional[dict]:
+        """Check the ``order_negatives`` config; the directional words'
+        token ids as a buffer ``direction_ids``."""
+        if cfg is None:
+            return None
+        cfg = dict(dict(vtc=True, vtm=True, words=None), **cfg)
+        unknown = set(cfg) - {'vtc', 'vtm', 'words'}
+        if unknown:
+            raise ValueError(f'order_negatives: unknown keys {sorted(unknown)}'
+                             "; known: 'vtc', 'vtm', 'words'")
+        if not (cfg['vtc'] and 'vtc'
+                in self.tasks) and not (cfg['vtm'] and 'vtm' in self.tasks):
+            raise ValueError('order_negatives: neither vtc nor vtm is on')
+        if cfg['words'] is not None:
+            tokenizer = getattr(self.data_preprocessor, 'tokenizer', None)
+            if tokenizer is None:
+                raise ValueError('order_negatives: words need the data '
+                                 "preprocessor's tokenizer")
+            ids = []
+            for word in cfg['words']:
+                pieces = tokenizer.tokenize(word)
+                if len(pieces) != 1 or pieces[0] == tokenizer.unk_token:
+                    raise ValueError(
+                        f'order_negatives: {word!r} is {pieces} for the '
+                        'tokenizer; name words that are one known token')
+                ids.append(tokenizer.convert_tokens_to_ids(pieces[0]))
+            self.register_buffer(
+                'direction_ids', torch.tensor(ids), persistent=False)
+        return cfg
+
+    def names_direction(self, text_ids: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` bool: the caption ``(B, L)`` contains one of the
+        directional words (every caption when ``words`` is ``None``)."""
+        if self.order_negatives['words'] is None:
+            return torch.ones(
+                text_ids.size(0), dtype=torch.bool, device=text_ids.device)
+        return torch.isin(text_ids, self.direction_ids).any(1)
 
     # -- encoders -----------------------------------------------------------
     def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
@@ -136,47 +191,61 @@ class AlproPretrainer(VideoTextEncoders):
         return F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
 
     # -- the tasks ----------------------------------------------------------
-    def hard_negatives(
-            self, sim_v2t: torch.Tensor,
-            sim_t2v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Draw one hard negative per row from the local batch.
+    def true_matches(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, B)`` bool: video ``i`` and text ``j`` match, i.e. the same
+        caption (equal token ids) or the same video (``video_group``, from
+        the samples' ``video_id``, when the preprocessor gives it)."""
+        ids = inputs['text_ids']
+        same = (ids.unsqueeze(1) == ids.unsqueeze(0)).all(-1)
+        group = inputs.get('video_group')
+        if group is not None:
+            same = same | (group.unsqueeze(1) == group.unsqueeze(0))
+        return same
+
+    def draw_negatives(
+            self,
+            sim_v2t: torch.Tensor,
+            sim_t2v: torch.Tensor,
+            true_match: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, ...]:
+        """Draw one VTM negative per row from the local batch.
 
         Args:
             sim_v2t / sim_t2v: ``(B, W * B)`` logits from ``VTCLoss``.
+            true_match: ``(B, B)`` bool pairs never drawn
+                (:meth:`true_matches`); ``None``: the positives only.
 
         Returns:
-            ``neg_text`` ``(B,)``: a local text index for each video, and
-            ``neg_video`` ``(B,)``: a local video index for each text, never
-            the positive, drawn from softmax(similarity).
+            ``neg_text`` ``(B,)`` a local text index for each video,
+            ``neg_video`` ``(B,)`` a local video index for each text, and
+            ``has_text`` / ``has_video`` ``(B,)`` bool: the row had one.
         """
         batch = sim_v2t.size(0)
         local = self.vtc_loss.positive_index(batch, sim_v2t.device)
-        with torch.no_grad():
-            eye = torch.eye(batch, dtype=torch.bool, device=sim_v2t.device)
-            # the softmax over the negatives alone (the positive's logit is
-            # -inf, as in ALPRO): however far the positive leads, the row
-            # never underflows to zeros and keeps its hardest negatives
-            weights_v2t = F.softmax(
-                sim_v2t[:, local].float().masked_fill(eye, -torch.inf), dim=1)
-            weights_t2v = F.softmax(
-                sim_t2v[:, local].float().masked_fill(eye, -torch.inf), dim=1)
-            neg_text = torch.multinomial(weights_v2t, 1).squeeze(1)
-            neg_video = torch.multinomial(weights_t2v, 1).squeeze(1)
-        return neg_text, neg_video
+        if true_match is None:
+            true_match = torch.eye(
+                batch, dtype=torch.bool, device=sim_v2t.device)
+        return self.vtm_negatives(sim_v2t[:, local], sim_t2v[:, local],
+                                  true_match,
+                                  self.vtc_loss.clamped_temperature())
 
-    def vtm(self, fused_pos_cls: torch.Tensor,
-            fused_neg_cls: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def vtm(self, fused_pos_cls: torch.Tensor, fused_neg_cls: torch.Tensor,
+            neg_valid: torch.Tensor) -> Dict[str, torch.Tensor]:
         """VTM loss and accuracy from the fusion [CLS] of the B positives
-        ``(B, D)`` and the 2B hard negatives ``(2B, D)``."""
-        logits = self.vtm_head(torch.cat([fused_pos_cls, fused_neg_cls]))
-        batch = fused_pos_cls.size(0)
-        labels = torch.cat([
-            torch.ones(batch, dtype=torch.long, device=logits.device),
-            torch.zeros(2 * batch, dtype=torch.long, device=logits.device)
-        ])
+        ``(B, D)`` and of the negatives ``(M, D)``; ``neg_valid`` ``(M,)``
+        bool, ``False`` for a negative left out (no true negative to
+        draw, or a reversed clip of a caption naming no direction)."""
+        logits = self.vtm_head(torch.cat([fused_pos_cls,
+                                          fused_neg_cls])).float()
+        positives = torch.ones(
+            fused_pos_cls.size(0), dtype=torch.long, device=logits.device)
+        negatives = torch.where(neg_valid, 0, -100).long()
+        labels = torch.cat([positives, negatives])
+        chosen = labels != -100
+        correct = (logits.argmax(-1) == labels) & chosen
         return dict(
-            loss_vtm=F.cross_entropy(logits.float(), labels),
-            vtm_acc=(logits.argmax(-1) == labels).float().mean())
+            loss_vtm=F.cross_entropy(logits, labels, ignore_index=-100),
+            vtm_acc=correct.sum() / chosen.sum())
 
     def mlm(self, fused_text: torch.Tensor,
             labels: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -241,7 +310,19 @@ class AlproPretrainer(VideoTextEncoders):
         text_feat = self.text_features(text_tokens)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
+        order = self.order_negatives or {}
+        if order:
+            # each clip's frames reversed: one more negative of its caption
+            reversed_tokens, reversed_feat = self.video_features(
+                inputs['video'].flip(2))
+            directional = self.names_direction(text_ids)
         if 'vtc' in self.tasks:
+            if order.get('vtc'):
+                reversed_logit = (text_feat * reversed_feat).sum(-1) / \
+                    self.vtc_loss.clamped_temperature()
+                reversed_logit = reversed_logit.to(sim_t2v.dtype).masked_fill(
+                    ~directional, -torch.inf)
+                sim_t2v = torch.cat([sim_t2v, reversed_logit[:, None]], 1)
             out['loss_vtc'] = self.vtc_loss.loss_from_similarity(
                 sim_v2t, sim_t2v)
 
@@ -251,10 +332,16 @@ class AlproPretrainer(VideoTextEncoders):
         if vtm or 'pem' in self.tasks:
             pairs.append((text_tokens, text_mask, video_tokens))
         if vtm:
-            neg_text, neg_video = self.hard_negatives(sim_v2t, sim_t2v)
+            neg_text, neg_video, has_text, has_video = self.draw_negatives(
+                sim_v2t, sim_t2v[:, :sim_v2t.size(1)],
+                self.true_matches(inputs))
             pairs.append((text_tokens, text_mask, video_tokens[neg_video]))
             pairs.append(
                 (text_tokens[neg_text], text_mask[neg_text], video_tokens))
+            neg_valid = [has_video, has_text]
+            if order.get('vtm'):
+                pairs.append((text_tokens, text_mask, reversed_tokens))
+                neg_valid.append(directional)
         if mlm:
             pairs.append((text_all[batch:], text_mask, video_tokens))
         if pairs:
@@ -264,8 +351,10 @@ class AlproPretrainer(VideoTextEncoders):
         if vtm or 'pem' in self.tasks:
             positives = fused.pop(0)
         if vtm:
-            negatives = torch.cat([fused.pop(0), fused.pop(0)])
-            out.update(self.vtm(positives[:, 0], negatives[:, 0]))
+            negatives = torch.cat([fused.pop(0)[:, 0] for _ in neg_valid])
+            neg_valid = torch.cat(neg_valid)
+            out.update(self.vtm(positives[:, 0], negatives, neg_valid))
+            out['vtm_negatives_left_out'] = 1 - neg_valid.float().mean()
         if mlm:
             out.update(
                 self.mlm(fused.pop(0)[:, :length], inputs['mlm_labels']))
@@ -285,6 +374,8 @@ class AlproPretrainer(VideoTextEncoders):
         ``video_embed`` and ``text_embed`` (zero-shot retrieval);
         ``'tensor'``: the two ``(B, embed_dim)`` contrastive features."""
         if mode == 'loss':
+            if 'vtm' in self.tasks:
+                self.vtm_negatives.start_iteration()
             return self.loss(inputs)
         _, _, video_feat, text_feat = self.encode(inputs)
         return embedding_outputs(mode, video_feat, text_feat, data_samples)

@@ -40,6 +40,16 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
+def video_groups(samples: Sequence) -> Optional[torch.Tensor]:
+    """``(B,)`` long, the index of each sample's ``video_id`` among the
+    batch's distinct ones; ``None`` when a sample has no ``video_id``."""
+    ids = [sample.metainfo.get('video_id') for sample in samples]
+    if any(video_id is None for video_id in ids):
+        return None
+    first: dict = {}
+    return torch.tensor([first.setdefault(i, len(first)) for i in ids])
+
+
 @MODELS.register_module()
 class VideoTextDataPreprocessor(BaseDataPreprocessor):
     """Stack, normalise and tokenise a batch on the model's device.
@@ -50,9 +60,12 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
     Left-out samples (``inputs`` None, see ``BaseVideoTextDataset``) are
     dropped here.
 
-    Output: ``dict(inputs=dict(video, text_ids, text_mask), data_samples)``
-    with ``video`` float ``(B, C, T, H, W)`` normalised, ``text_ids`` and
-    ``text_mask`` ``(B, L)`` long.
+    Output: ``dict(inputs=dict(video, text_ids, text_mask[, video_group]),
+    data_samples)`` with ``video`` float ``(B, C, T, H, W)`` normalised,
+    ``text_ids`` and ``text_mask`` ``(B, L)`` long, and, when every sample
+    has a ``video_id``, ``video_group`` ``(B,)`` long: equal for the samples
+    of one video (the VTM sampler never draws them as each other's
+    negatives).
 
     Args:
         mean: per-channel mean, 0-255 scale (CLIP's by default, as ALPRO).
@@ -108,4 +121,7 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         video = ((video - self.mean) / self.std).contiguous()
         inputs = dict(video=video)
         inputs.update(self.tokenize([s.text for s in samples]))
+        groups = video_groups(samples)
+        if groups is not None:
+            inputs['video_group'] = groups.to(self.device, non_blocking=True)
         return dict(inputs=inputs, data_samples=samples)

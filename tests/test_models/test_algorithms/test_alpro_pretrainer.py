@@ -5,16 +5,20 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 # tests/ is on sys.path (its conftest); the helper is a namespace module
 from test_models.test_prompters.tiny_entity_prompter import prompter_cfg
 from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
                              tiny_text_encoder)
 
+from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.registry import MODELS
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40
+VTM_STEPS = 140
+ORDER_STEPS = 160
 LR = 3e-3
 
 
@@ -129,7 +133,7 @@ def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
     # never be drawn
     sim = torch.randn(size, size) + 50 * torch.eye(size)
     for _ in range(50):
-        neg_text, neg_video = model.hard_negatives(sim, sim.t())
+        neg_text, neg_video, _, _ = model.draw_negatives(sim, sim.t())
         assert (neg_text != torch.arange(size)).all()
         assert (neg_video != torch.arange(size)).all()
     # rank 1 of 2: logits (B, 2B), this rank's block at columns B..2B-1;
@@ -141,7 +145,7 @@ def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
     wide[:, :size] += 100  # the other rank's columns must not be used
     wide[torch.arange(size), offset] += 50
     for _ in range(50):
-        neg_text, neg_video = model.hard_negatives(wide, wide)
+        neg_text, neg_video, _, _ = model.draw_negatives(wide, wide)
         assert ((0 <= neg_text) & (neg_text < size)).all()
         assert (neg_text != torch.arange(size)).all()
         assert (neg_video != torch.arange(size)).all()
@@ -166,7 +170,7 @@ def test_hard_negatives_follow_the_softmax_over_negatives(
     draws = 200
     hits = torch.zeros(size)
     for _ in range(draws):
-        neg_text, neg_video = model.hard_negatives(sim, sim.t().clone())
+        neg_text, neg_video, _, _ = model.draw_negatives(sim, sim.t().clone())
         assert (neg_text != torch.arange(size)).all()
         assert (neg_video != torch.arange(size)).all()
         hits += (neg_text == hard).float()
@@ -193,6 +197,8 @@ def test_a_few_steps_reduce_every_loss(tokenizer_dir, stage_one):
         log_vars = model.train_step(data, wrapper)
         for task in ALL:
             history[task].append(float(log_vars[f'loss_{task}']))
+    # VTM can lower its loss by learning the prior of 1 match in 3 pairs;
+    # that it tells matches apart is test_vtm_separates_matched_pairs
     for task, values in history.items():
         first, last = sum(values[:3]) / 3, sum(values[-3:]) / 3
         assert last < 0.95 * first, (task, values)
@@ -208,8 +214,9 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
     size = inputs['text_ids'].size(0)
     neg_text = torch.roll(torch.arange(size), 1)
     neg_video = torch.roll(torch.arange(size), 2)
-    monkeypatch.setattr(model, 'hard_negatives', lambda *args:
-                        (neg_text, neg_video))
+    has = torch.ones(size, dtype=torch.bool)
+    monkeypatch.setattr(model, 'draw_negatives', lambda *args:
+                        (neg_text, neg_video, has, has))
     pseudo = model.prompter.pseudo_labels(inputs['pem_crop'],
                                           inputs['is_image'])
     monkeypatch.setattr(model.prompter, 'pseudo_labels', lambda *args: pseudo)
@@ -226,9 +233,153 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         ])
         masked = encoder.encode_text(inputs['mlm_text_ids'], mask)
         fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
-        reference = dict(**model.vtm(positives[:, 0], negatives[:, 0]),
-                         **model.mlm(fused_mlm, inputs['mlm_labels']),
-                         **model.pem(inputs, positives))
+        reference = dict(
+            **model.vtm(positives[:, 0], negatives[:, 0],
+                        torch.ones(2 * size, dtype=torch.bool)),
+            **model.mlm(fused_mlm, inputs['mlm_labels']),
+            **model.pem(inputs, positives))
     for key, value in reference.items():
         torch.testing.assert_close(
             batched[key], value, atol=1e-5, rtol=1e-5, msg=key)
+
+
+def match_probabilities(model, inputs):
+    """``(B, B)`` VTM match probability of text ``i`` with video ``j``."""
+    with torch.no_grad():
+        video, text, _, _ = model.encode(inputs)
+        size = text.size(0)
+        texts = torch.arange(size).repeat_interleave(size)
+        videos = torch.arange(size).repeat(size)
+        fused = model.text_encoder.fuse(text[texts],
+                                        inputs['text_mask'][texts],
+                                        video[videos])
+        probs = F.softmax(model.vtm_head(fused[:, 0]).float(), dim=-1)[:, 1]
+    return probs.view(size, size)
+
+
+def test_vtm_separates_matched_pairs(tokenizer_dir, stage_one):
+    """After a few steps on a fixed batch every matched pair scores above
+    every unmatched one (a falling loss would also come from learning the
+    prior 1/3). Random negatives: ALPRO's hard ones rarely draw the pairs
+    the encoders do not confuse (the same run with them left an unmatched
+    pair at 0.99)."""
+    torch.manual_seed(0)
+    model = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        vtm_negatives=dict(type='VTMNegativeSampler', policy='random'))
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
+    data = batch(size=4)  # four distinct captions, four videos
+    inputs = model.data_preprocessor(data, True)['inputs']
+    matched = torch.eye(4, dtype=torch.bool)
+    before = match_probabilities(model.eval(), inputs)
+    # at random init, matched and unmatched pairs are alike
+    assert before[matched].min() < before[~matched].max()
+    model.train()
+    for _ in range(VTM_STEPS):
+        model.train_step(data, wrapper)
+    after = match_probabilities(model.eval(), inputs)
+    assert after[matched].min() > after[~matched].max(), after
+
+
+def test_true_matches_are_same_video_or_same_caption(tokenizer_dir, stage_one):
+    model = build(tokenizer_dir, stage_one, tasks=('vtc', 'vtm'))
+    data = batch(size=6)  # captions 0 and 4, 1 and 5 are the same
+    data['data_samples'][3].set_metainfo(dict(video_id='2'))  # 2 and 3
+    inputs = model.data_preprocessor(data, True)['inputs']
+    assert inputs['video_group'].tolist() == [0, 1, 2, 2, 3, 4]
+    expected = torch.eye(6, dtype=torch.bool)
+    for i, j in ((0, 4), (1, 5), (2, 3)):
+        expected[i, j] = expected[j, i] = True
+    assert torch.equal(model.true_matches(inputs), expected)
+    # without video ids: the captions only
+    del inputs['video_group']
+    expected[2, 3] = expected[3, 2] = False
+    assert torch.equal(model.true_matches(inputs), expected)
+
+
+def test_order_negatives_teach_the_direction_of_time(tokenizer_dir, stage_one):
+    """With each clip's reversed frames as a negative of its caption, a
+    few steps on a fixed batch make every caption prefer its clip played
+    forward, in VTC and in VTM. The time embedding learns at 30 times the
+    base rate (``paramwise_cfg``): at the base rate the same 200 steps
+    left forward and reversed clips within 1e-3 of each other (measured
+    while writing this test)."""
+    torch.manual_seed(0)
+    model = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        vtm_negatives=dict(type='VTMNegativeSampler', policy='random'),
+        order_negatives=dict())
+    wrapper = DecayGroupsOptimWrapperConstructor(
+        dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01)),
+        dict(custom_keys={'time_embed': dict(lr_mult=30.)}))(
+            model)
+    data = batch(size=4)
+    inputs = model.data_preprocessor(data, True)['inputs']
+    for _ in range(ORDER_STEPS):
+        out = model.train_step(data, wrapper)
+    assert 0 <= float(out['vtm_negatives_left_out']) < 1
+    model.eval()
+    with torch.no_grad():
+        _, text, _, text_feat = model.encode(inputs)
+        forward, forward_feat = model.video_features(inputs['video'])
+        backward, backward_feat = model.video_features(inputs['video'].flip(2))
+        assert ((text_feat * forward_feat).sum(-1)
+                > (text_feat * backward_feat).sum(-1)).all()
+        mask = inputs['text_mask']
+        match = [
+            F.softmax(
+                model.vtm_head(
+                    model.text_encoder.fuse(text, mask, video)[:, 0]),
+                dim=-1)[:, 1] for video in (forward, backward)
+        ]
+        assert (match[0] > match[1]).all(), match
+
+
+def test_order_negatives_only_for_captions_naming_a_direction(
+        tokenizer_dir, stage_one):
+    model = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        order_negatives=dict(vtc=False, words=['left', 'right']))
+    inputs = model.data_preprocessor(batch(size=4), True)['inputs']
+    # 'red circle moves left', 'blue square moves up', 'green circle on the
+    # background', 'the square moves right'
+    assert model.names_direction(
+        inputs['text_ids']).tolist() == [True, False, False, True]
+    out = model.loss(inputs)
+    # 8 drawn negatives and 4 reversed clips, 2 of them left out
+    assert float(out['vtm_negatives_left_out']) == pytest.approx(2 / 12)
+    with pytest.raises(ValueError, match="'leftwards' is .'.UNK.'. for"):
+        build(
+            tokenizer_dir,
+            stage_one,
+            tasks=('vtc', 'vtm'),
+            order_negatives=dict(words=['leftwards']))
+    with pytest.raises(ValueError, match='neither vtc nor vtm'):
+        build(
+            tokenizer_dir,
+            stage_one,
+            tasks=('vtc', 'mlm'),
+            order_negatives=dict(vtm=True, vtc=False))
+
+
+def test_the_loss_follows_the_runner_iteration_for_the_warm_up(
+        tokenizer_dir, stage_one, request):
+    model = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        vtm_negatives=dict(type='VTMNegativeSampler', random_iters=3))
+    hub = MessageHub.get_instance(f'{request.node.name}-{id(request)}')
+    data = model.data_preprocessor(batch(size=4), True)
+    at_random = []
+    for iteration in (0, 2, 3, 10):
+        hub.update_info('iter', iteration)
+        model(**data, mode='loss')
+        at_random.append(model.vtm_negatives.at_random)
+    assert at_random == [True, True, False, False]

@@ -9,6 +9,7 @@ from tool_runs import run_gloo_workers
 
 from alpro.models.algorithms import AlproPretrainer
 from alpro.models.losses import VTCLoss
+from alpro.models.samplers import VTMNegativeSampler
 
 WORLD_SIZE = 2
 LOCAL_BATCH = 4
@@ -38,12 +39,14 @@ def features(rank: int):
 def worker(rank: int, out_dir: str) -> None:
     """One gloo rank (``run_gloo_workers``)."""
     torch.manual_seed(rank)
-    model = SimpleNamespace(vtc_loss=VTCLoss())  # what the sampler uses
+    # what the model's draw uses
+    model = SimpleNamespace(
+        vtc_loss=VTCLoss(), vtm_negatives=VTMNegativeSampler())
     video, text = features(rank)
     with torch.no_grad():
         sim_v2t, sim_t2v = model.vtc_loss.similarity(video, text)
         draws = [
-            AlproPretrainer.hard_negatives(model, sim_v2t, sim_t2v)
+            AlproPretrainer.draw_negatives(model, sim_v2t, sim_t2v)[:2]
             for _ in range(DRAWS)
         ]
     torch.save(

@@ -1,0 +1,4 @@
+"""Samplers of the pairs a model's objectives compare."""
+from .vtm_negative_sampler import VTMNegativeSampler
+
+__all__ = ['VTMNegativeSampler']
