@@ -41,8 +41,9 @@ class AlproPretrainer(VideoTextEncoders):
     clip's own frames, time-reversed, are one more negative video for its
     caption, in VTC (an extra logit of the text against the videos) and in
     VTM (an extra unmatched pair), for every caption or only those that
-    contain one of ``words`` (a caption naming a direction). The reversed
-    clips go through the video encoder too: its cost doubles.
+    contain one of ``words`` (a caption naming a direction); never for a
+    still image (``is_image``). The reversed clips go through the video
+    encoder too: its cost doubles.
 
     Args:
         backbone: ``BACKBONES`` config, output ``(B, 1 + N, Dv)``.
@@ -316,6 +317,8 @@ class AlproPretrainer(VideoTextEncoders):
             reversed_tokens, reversed_feat = self.video_features(
                 inputs['video'].flip(2))
             directional = self.names_direction(text_ids)
+            if 'is_image' in inputs:  # a still image reversed is itself
+                directional = directional & ~inputs['is_image']
         if 'vtc' in self.tasks:
             if order.get('vtc'):
                 reversed_logit = (text_feat * reversed_feat).sum(-1) / \

@@ -1,7 +1,8 @@
 # ALPRO's pre-training schedule: AdamW lr 1e-4, betas (0.9, 0.98), weight
-# decay 1e-3 (not on biases and norms), gradient norm clipped at 20, linear
-# warm-up over the first 5% then linear decay to 0, 10 epochs.
-# Speed: a fused AdamW over the trainable parameters in two groups, and a
+# decay 1e-3 (not on biases, norms and the embeddings a module names in its
+# no_weight_decay()), gradient norm clipped at 20, linear warm-up over the
+# first 5% then linear decay to 0, 10 epochs.
+# Speed: a fused AdamW over the trainable parameters in a few groups, and a
 # wrapper whose step never waits for the GPU (`--amp` adds bf16 autocast).
 max_epochs = 10
 optim_wrapper = dict(

@@ -1,0 +1,215 @@
+"""Does a trained model do what each objective is for? Three probes on the
+held-out split of a config (``test_dataloader``), none of them a loss.
+
+Usage:
+  python tools/analysis/objective_probes.py retrieval CONFIG CHECKPOINT
+      [--batch 64] [--out FILE.json] [--cfg-options ...]
+  python tools/analysis/objective_probes.py qa CONFIG CHECKPOINT
+      [--batch 64] [--out FILE.json] [--cfg-options ...]
+
+``retrieval`` (a model with a VTM head: stage 2, fine-tuned retrieval):
+
+* **order**: each caption against its own clip played forward and
+  time-reversed. ``order_vtc`` / ``order_vtm``: the fraction of captions
+  whose forward clip scores higher (VTC cosine; VTM match probability);
+  ``order_embedding_change``: the mean ``1 - cos`` between a clip's
+  forward and reversed contrastive features (0: the encoder ignores order).
+* **VTM against VTC**: text-to-video R@1 of the split ranked by the VTC
+  similarity alone and by the VTM match probability alone (every pair
+  through the fusion layers), and the VTM probability of matched and
+  unmatched pairs.
+
+``qa`` (a video QA model): accuracy, accuracy per ``answer_type``, and the
+same questions with each video replaced by another video of the split
+(``shuffled_changed``: the fraction of answers that change; 0 means the
+model answers from the question alone).
+"""
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# isort: off
+from benchmark_retrieval import (  # noqa: E402
+    build_model, decode_split, encode_texts, encode_videos)
+# isort: on
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Probe what a trained model does on its held-out split')
+    parser.add_argument('probe', choices=('retrieval', 'qa'))
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--batch', type=int, default=64)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out', help='write the figures as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def match_probability(model, text_tokens: torch.Tensor,
+                      text_mask: torch.Tensor, video_tokens: torch.Tensor,
+                      batch: int) -> torch.Tensor:
+    """VTM match probability of pairs ``(P, L, D)`` x ``(P, 1 + N, D)``,
+    in batches of ``batch`` pairs: ``(P,)``."""
+    probs = []
+    for start in range(0, text_tokens.size(0), batch):
+        part = slice(start, start + batch)
+        fused = model.text_encoder.fuse(text_tokens[part], text_mask[part],
+                                        video_tokens[part])
+        logits = model.vtm_head(fused[:, 0]).float()
+        probs.append(F.softmax(logits, dim=-1)[:, 1])
+    return torch.cat(probs)
+
+
+@torch.no_grad()
+def probe_retrieval(model, split: dict, batch: int, device) -> dict:
+    video_tokens, video_feat = encode_videos(model, split['video'], batch,
+                                             device)
+    reversed_tokens, reversed_feat = encode_videos(model,
+                                                   split['video'].flip(2),
+                                                   batch, device)
+    text_mask = split['text_mask'].to(device)
+    text_tokens, text_feat = encode_texts(model, split['text_ids'],
+                                          split['text_mask'], batch, device)
+    own = split['text_to_video'].to(device)
+    num_texts, num_videos = own.numel(), video_feat.size(0)
+
+    forward_vtc = (text_feat * video_feat[own]).sum(-1)
+    reversed_vtc = (text_feat * reversed_feat[own]).sum(-1)
+    forward_vtm = match_probability(model, text_tokens, text_mask,
+                                    video_tokens[own], batch)
+    reversed_vtm = match_probability(model, text_tokens, text_mask,
+                                     reversed_tokens[own], batch)
+
+    texts = torch.arange(
+        num_texts, device=device).repeat_interleave(num_videos)
+    videos = torch.arange(num_videos, device=device).repeat(num_texts)
+    vtm = match_probability(model, text_tokens[texts], text_mask[texts],
+                            video_tokens[videos],
+                            batch).view(num_texts, num_videos)
+    vtc = text_feat @ video_feat.t()
+    matched = F.one_hot(own, num_videos).bool()
+    return dict(
+        texts=num_texts,
+        videos=num_videos,
+        order_vtc=float((forward_vtc > reversed_vtc).float().mean()),
+        order_vtm=float((forward_vtm > reversed_vtm).float().mean()),
+        order_embedding_change=float(
+            (1 - (video_feat * reversed_feat).sum(-1)).mean()),
+        t2v_r1_vtc=100 * float((vtc.argmax(1) == own).float().mean()),
+        t2v_r1_vtm=100 * float((vtm.argmax(1) == own).float().mean()),
+        vtm_matched=float(vtm[matched].mean()),
+        vtm_unmatched=float(vtm[~matched].mean()))
+
+
+def format_retrieval(r: dict) -> str:
+    return '\n'.join([
+        f"{r['texts']} captions, {r['videos']} clips",
+        f"order: forward clip preferred by VTC for {r['order_vtc']:.1%}, by "
+        f"VTM for {r['order_vtm']:.1%} of captions; 1 - cos(forward, "
+        f"reversed) = {r['order_embedding_change']:.3g}",
+        f"t2v R@1: VTC alone {r['t2v_r1_vtc']:.1f}, VTM alone "
+        f"{r['t2v_r1_vtm']:.1f}; VTM match probability {r['vtm_matched']:.3f}"
+        f" (matched) vs {r['vtm_unmatched']:.3f} (unmatched)",
+    ])
+
+
+@torch.no_grad()
+def probe_qa(model, cfg: Config, device) -> dict:
+    """Answers on the split, then with each question's video swapped for
+    the next distinct video of the split."""
+    batches = []
+    for data_batch in Runner.build_dataloader(cfg.test_dataloader):
+        data = model.data_preprocessor(data_batch, False)
+        batches.append(data)
+    video = torch.cat([b['inputs']['video'] for b in batches])
+    text_ids = torch.cat([b['inputs']['text_ids'] for b in batches])
+    text_mask = torch.cat([b['inputs']['text_mask'] for b in batches])
+    samples = [s for b in batches for s in b['data_samples']]
+    video_ids = sorted({s.video_id for s in samples})
+    first = {}
+    for index, sample in enumerate(samples):
+        first.setdefault(sample.video_id, index)
+    following = {
+        v: first[video_ids[(i + 1) % len(video_ids)]]
+        for i, v in enumerate(video_ids)
+    }
+    swapped = torch.tensor([following[s.video_id] for s in samples])
+
+    def answers(clips: torch.Tensor) -> torch.Tensor:
+        out = []
+        for start in range(0, clips.size(0), 64):
+            part = slice(start, start + 64)
+            inputs = dict(
+                video=clips[part].to(device),
+                text_ids=text_ids[part].to(device),
+                text_mask=text_mask[part].to(device))
+            out.append(model(inputs, mode='tensor').argmax(-1).cpu())
+        return torch.cat(out)
+
+    own, shuffled = answers(video), answers(video[swapped])
+    labels = torch.tensor([int(s.answer_label) for s in samples])
+    kinds: Dict[str, List[int]] = defaultdict(list)
+    for index, sample in enumerate(samples):
+        kinds[str(sample.get('answer_type'))].append(index)
+    result = dict(
+        questions=len(samples),
+        videos=len(video_ids),
+        acc=100 * float((own == labels).float().mean()),
+        shuffled_acc=100 * float((shuffled == labels).float().mean()),
+        shuffled_changed=float((own != shuffled).float().mean()))
+    for kind, rows in sorted(kinds.items()):
+        rows = torch.tensor(rows)
+        result[f'acc_{kind}'] = 100 * float(
+            (own[rows] == labels[rows]).float().mean())
+        result[f'majority_{kind}'] = 100 * float(
+            labels[rows].bincount().max() / rows.numel())
+    return result
+
+
+def format_qa(r: dict) -> str:
+    kinds = sorted(k[4:] for k in r if k.startswith('acc_'))
+    per_kind = ', '.join(f"{k} {r['acc_' + k]:.1f} (majority answer "
+                         f"{r['majority_' + k]:.1f})" for k in kinds)
+    return '\n'.join([
+        f"{r['questions']} questions on {r['videos']} videos",
+        f"accuracy {r['acc']:.1f}: {per_kind}",
+        f"videos swapped: {r['shuffled_changed']:.1%} of answers change, "
+        f"accuracy {r['shuffled_acc']:.1f}",
+    ])
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = build_model(cfg, args.checkpoint, args.device)
+    if args.probe == 'retrieval':
+        if not hasattr(model, 'vtm_head'):
+            raise SystemExit('objective_probes retrieval: the model has no '
+                             'VTM head (a stage-2 or retrieval config)')
+        split = decode_split(cfg, model)
+        result = probe_retrieval(model, split, args.batch, args.device)
+        print(format_retrieval(result))
+    else:
+        result = probe_qa(model, cfg, args.device)
+        print(format_qa(result))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == '__main__':
+    main()
