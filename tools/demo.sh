@@ -20,7 +20,7 @@ echo "== [3/8] training data pipeline throughput"
 echo "== [4/8] prompter pre-training (ALPRO stage 1) -> $W/pretrain_prompter"
 "$PYTHON" tools/train.py configs/demo/pretrain_prompter.py
 "$PYTHON" tools/test.py configs/demo/pretrain_prompter.py \
-    $W/pretrain_prompter/epoch_60.pth \
+    $W/pretrain_prompter/epoch_12.pth \
     --dump-metrics $W/pretrain_prompter/test_metrics.json
 echo "== [5/8] entity vocabulary -> data/demo/entities.txt"
 "$PYTHON" tools/data/build_entity_vocab.py \
@@ -28,17 +28,17 @@ echo "== [5/8] entity vocabulary -> data/demo/entities.txt"
     data/demo/annotations/cc3m_demo.json --out data/demo/entities.txt
 echo "== [6/8] ALPRO pre-training (stage 2) -> $W/pretrain"
 "$PYTHON" tools/train.py configs/demo/pretrain.py
-"$PYTHON" tools/test.py configs/demo/pretrain.py $W/pretrain/epoch_30.pth \
+"$PYTHON" tools/test.py configs/demo/pretrain.py $W/pretrain/epoch_10.pth \
     --dump-metrics $W/pretrain/test_metrics.json
 echo "== [7/8] retrieval fine-tuning and test -> $W/finetune_msrvtt_ret"
 "$PYTHON" tools/train.py configs/demo/finetune_msrvtt_ret.py
 "$PYTHON" tools/test.py configs/demo/finetune_msrvtt_ret.py \
-    $W/finetune_msrvtt_ret/epoch_10.pth \
+    $W/finetune_msrvtt_ret/epoch_3.pth \
     --dump-metrics $W/finetune_msrvtt_ret/test_metrics.json
 echo "== [8/8] video QA fine-tuning and test -> $W/finetune_msrvtt_qa"
 "$PYTHON" tools/train.py configs/demo/finetune_msrvtt_qa.py
 "$PYTHON" tools/test.py configs/demo/finetune_msrvtt_qa.py \
-    $W/finetune_msrvtt_qa/epoch_10.pth \
+    $W/finetune_msrvtt_qa/epoch_6.pth \
     --dump-metrics $W/finetune_msrvtt_qa/test_metrics.json
 
 echo "== test metrics (held-out colour-shape pairs)"

@@ -3,15 +3,15 @@
 # clip), from the demo's stage-2 checkpoint.
 #   python tools/train.py configs/demo/finetune_msrvtt_qa.py
 #   python tools/test.py configs/demo/finetune_msrvtt_qa.py \
-#       work_dirs/finetune_msrvtt_qa/epoch_10.pth
+#       work_dirs/finetune_msrvtt_qa/epoch_6.pth
 _base_ = [
     '../_base_/datasets/demo_webvid.py',
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo'
-load_from = 'work_dirs/pretrain/epoch_30.pth'  # configs/demo/pretrain.py
-num_frames = 4
+load_from = 'work_dirs/pretrain/epoch_10.pth'  # configs/demo/pretrain.py
+num_frames = 8
 img_size = 64
 
 # the encoders of finetune_msrvtt_ret.py, a QA head instead of VTC/VTM
@@ -27,6 +27,7 @@ model = dict(
         img_size=img_size,
         patch_size=16,
         num_frames=num_frames,
+        tubelet_size=2,
         drop_path_rate=0.0),
     text_encoder=dict(
         type='BertTextFusionEncoder',
@@ -93,8 +94,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='VideoQAMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 10
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
+max_epochs = 6
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -112,5 +113,5 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=4))

@@ -4,14 +4,14 @@
 # and re-scores all pairs with VTM (the paper's protocol).
 #   python tools/train.py configs/demo/finetune_msrvtt_ret.py
 #   python tools/test.py configs/demo/finetune_msrvtt_ret.py \
-#       work_dirs/finetune_msrvtt_ret/epoch_10.pth
+#       work_dirs/finetune_msrvtt_ret/epoch_3.pth
 _base_ = [
     '../_base_/datasets/demo_webvid.py',
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo'
-load_from = 'work_dirs/pretrain/epoch_30.pth'  # configs/demo/pretrain.py
+load_from = 'work_dirs/pretrain/epoch_10.pth'  # configs/demo/pretrain.py
 
 model = dict(
     type='AlproRetrieval',
@@ -24,7 +24,8 @@ model = dict(
         arch='tiny',
         img_size=64,
         patch_size=16,
-        num_frames=4,
+        num_frames=8,
+        tubelet_size=2,
         drop_path_rate=0.0),
     text_encoder=dict(
         type='BertTextFusionEncoder',
@@ -66,7 +67,7 @@ test_dataloader = val_dataloader
 val_cfg = dict(_delete_=True, type='RetrievalValLoop')
 test_cfg = dict(_delete_=True, type='RetrievalTestLoop')
 
-max_epochs = 10
+max_epochs = 3
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
     dict(
@@ -85,5 +86,5 @@ param_scheduler = [
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=4))

@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 tokenizer = dict(path='data/demo/tokenizer')
-prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_60.pth'
+prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_12.pth'
 # ALPRO starts stage 2 from pre-trained unimodal encoders (ImageNet ViT,
 # BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
 # every caption nearly the same [CLS], which MLM and VTM then keep from
@@ -33,7 +33,8 @@ model = dict(
         arch='tiny',
         img_size=64,
         patch_size=16,
-        num_frames=4,
+        num_frames=8,
+        tubelet_size=2,
         drop_path_rate=0.0,
         pretrained=prompter_checkpoint),
     text_encoder=dict(
@@ -63,7 +64,7 @@ model = dict(
     tasks=('vtc', 'vtm', 'mlm', 'pem'),
     embed_dim=64)
 
-max_epochs = 30
+max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(
@@ -71,18 +72,18 @@ param_scheduler = [
         start_factor=1e-2,
         by_epoch=True,
         begin=0,
-        end=2,
+        end=1,
         convert_to_iter_based=True),
     dict(
         type='LinearLR',
         start_factor=1.0,
         end_factor=0.0,
         by_epoch=True,
-        begin=2,
+        begin=1,
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 custom_hooks = [
     dict(type='PromptCacheHook'),
     dict(type='TrainVisualizationHook', interval=50),

@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/schedules/alpro_pretrain_10e.py',
     '../_base_/default_runtime.py',
 ]
-max_epochs = 60
+max_epochs = 12
 # ALPRO's optimiser (../_base_/schedules), at a toy model's learning rate
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
@@ -19,16 +19,16 @@ param_scheduler = [
         start_factor=1e-2,
         by_epoch=True,
         begin=0,
-        end=2,
+        end=1,
         convert_to_iter_based=True),
     dict(
         type='LinearLR',
         start_factor=1.0,
         end_factor=0.0,
         by_epoch=True,
-        begin=2,
+        begin=1,
         end=max_epochs,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=4))

@@ -15,7 +15,7 @@ def test_reports_rates_for_the_demo_pipeline(demo_corpus, monkeypatch, capsys):
         '3', '--num-workers', '0', '--batch-size', '2'
     ])
     assert result['videos'] == 6
-    assert result['shape'] == (4, 3, 64, 64)
+    assert result['shape'] == (8, 3, 64, 64)  # the config's 8 frames
     assert result['replaced'] == 0
     assert result['videos_per_s'] > 0
     assert abs(result['ms_per_sample_per_worker'] -

@@ -102,12 +102,12 @@ def test_synthetic_split_has_the_preprocessor_shapes(tmp_path, monkeypatch):
     preprocessor = model.data_preprocessor
     tokenizer = preprocessor.tokenizer
     shape = benchmark_retrieval.split_clip_shape(cfg)
-    assert shape == (4, 64, 64)  # the test pipeline's 4 frames, 64 px
+    assert shape == (8, 64, 64)  # the test pipeline's 8 frames, 64 px
     split = benchmark_retrieval.synthetic_split(
         preprocessor, shape, num_videos=3, captions_per_video=2, seed=1)
 
     video = split['video']
-    assert video.shape == (3, 3, 4, 64, 64) and video.dtype == torch.float32
+    assert video.shape == (3, 3, 8, 64, 64) and video.dtype == torch.float32
     # normalised 0-255 pixels: undoing the normalisation gives integers
     pixels = video * preprocessor.std + preprocessor.mean
     assert torch.allclose(pixels, pixels.round(), atol=1e-3)

@@ -27,9 +27,9 @@ def stage_one(demo_corpus):
         'work_dirs/pretrain_prompter', '--cfg-options',
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=2'
     ], demo_corpus)
-    # the config names the checkpoint of the full 60-epoch schedule
+    # the config names the checkpoint of the full 12-epoch schedule
     os.replace(demo_corpus / 'work_dirs/pretrain_prompter/epoch_2.pth',
-               demo_corpus / 'work_dirs/pretrain_prompter/epoch_60.pth')
+               demo_corpus / 'work_dirs/pretrain_prompter/epoch_12.pth')
     run_tool([
         sys.executable,
         str(REPO / 'tools/data/build_entity_vocab.py'),
@@ -118,3 +118,31 @@ def test_release_departures_probe_on_the_stage_two_checkpoint(
     assert result['vtc_local_first_node'] == pytest.approx(
         result['vtc_global_first_node'])
     assert result['vtc_local_targets_right'] == 0.5
+
+
+def test_ablation_runs_each_seed_and_summarises(stage_one, tmp_path):
+    work_dir = tmp_path / 'ablation'
+    command = [
+        sys.executable,
+        str(REPO / 'tools/analysis/demo_ablation.py'), '--rows', 'all_order',
+        '--seeds', '0', '1', '--work-dir',
+        str(work_dir), '--out',
+        str(tmp_path / 'ablation.json'), '--train-options',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
+    ]
+    output = run_tool(command, stage_one)
+    results = json.loads((tmp_path / 'ablation.json').read_text())
+    assert sorted(results['all_order']) == ['0', '1']
+    for seed in '01':
+        run = work_dir / f'all_order_seed{seed}'
+        assert (run / 'epoch_1.pth').is_file()
+        # the order-aware config, at this seed
+        config = glob.glob(str(run / '*/vis_data/config.py'))[0]
+        text = Path(config).read_text()
+        assert 'order_negatives=dict(' in text and f'seed={seed}' in text
+        assert 0 <= results['all_order'][seed]['retrieval/t2v_r1'] <= 100
+    assert '| all_order | 2 |' in output and '+-' in output
+    # a second call reuses the metrics: no training
+    again = run_tool(command, stage_one)
+    assert again.count('done before') == 2
+    assert 'Epoch(train)' not in again

@@ -17,9 +17,10 @@ import objective_probes  # noqa: E402
 DEMO_CONFIG = REPO / 'configs/demo/finetune_msrvtt_ret.py'
 
 
-def model_and_split(tmp_path, monkeypatch):
+def model_and_split(tmp_path, monkeypatch, **backbone):
     monkeypatch.chdir(tmp_path)  # no data/demo: nothing of the config's
     cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.model.backbone.update(backbone)
     torch.manual_seed(0)
     model = benchmark_retrieval.build_model(cfg, 'random', 'cpu')
     split = benchmark_retrieval.synthetic_split(
@@ -33,7 +34,8 @@ def model_and_split(tmp_path, monkeypatch):
 
 def test_order_probe_sees_only_what_the_time_embedding_gives(
         tmp_path, monkeypatch):
-    model, split = model_and_split(tmp_path, monkeypatch)
+    # per-frame patches, as ALPRO (the demo's tubelets see order anyway)
+    model, split = model_and_split(tmp_path, monkeypatch, tubelet_size=1)
     # the temporal branches on (TimeSformer starts them at zero); without a
     # time embedding, attention over the frames and the mean over time
     # still cannot tell a clip from its reversal

@@ -47,7 +47,7 @@ def test_offline_cfg_needs_no_file_at_any_depth():
 def test_synthetic_batch_fills_max_length():
     cfg = Config.fromfile(REPO / 'configs/demo/pretrain.py')
     batch = synthetic_batch(cfg, 3)
-    assert [tuple(c.shape) for c in batch['inputs']] == [(4, 3, 64, 64)] * 3
+    assert [tuple(c.shape) for c in batch['inputs']] == [(8, 3, 64, 64)] * 3
     assert len(batch['data_samples'][0].text.split()) == 22  # 24 - 2
 
 

@@ -923,7 +923,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--num-videos',
         type=int,
-        default=240,
+        default=1200,
         help='clips in train and val together')
     parser.add_argument(
         '--size',

@@ -143,7 +143,14 @@ class TimeSformer(BaseModule):
         img_size: frame size the position embedding is built for, int or
             ``(H, W)``.
         patch_size: p, the side of a square patch.
-        num_frames: T the time embedding is built for.
+        num_frames: T the time embedding is built for (input frames).
+        tubelet_size: k, frames per patch: ``1`` (ALPRO, TimeSformer: each
+            frame is cut into patches on its own) or more, a ``k x p x p``
+            tubelet embedding (ViViT, VideoMAE) whose tokens see the motion
+            between neighbouring frames; the T frames become ``T / k`` time
+            steps. A 2-D (image or ``k = 1``) ``patch_embed`` is inflated
+            on load: copied to every frame of the tubelet and divided by
+            ``k``, so that a still clip gives the image model's tokens.
         time_embed_resize: how ``time_embed`` is resampled to another T,
             at load time and at run time: ``'linear'`` (our default) or
             ``'nearest'`` (the ALPRO release, whose fine-tuning resizes the
@@ -173,6 +180,7 @@ class TimeSformer(BaseModule):
                  img_size: Union[int, Tuple[int, int]] = 224,
                  patch_size: int = 16,
                  num_frames: int = 4,
+                 tubelet_size: int = 1,
                  time_embed_resize: str = 'linear',
                  in_channels: int = 3,
                  drop_rate: float = 0.,
@@ -190,6 +198,11 @@ class TimeSformer(BaseModule):
         self.mlp_ratio = self.arch_settings['mlp_ratio']
         self.patch_size = int(patch_size)
         self.num_frames = int(num_frames)
+        self.tubelet_size = int(tubelet_size)
+        if self.tubelet_size < 1 or self.num_frames % self.tubelet_size:
+            raise ValueError(
+                f'tubelet_size must be a positive divisor of num_frames '
+                f'({self.num_frames}), got {tubelet_size!r}')
         if time_embed_resize not in TIME_EMBED_RESIZE_MODES:
             raise ValueError(
                 f'time_embed_resize must be one of {TIME_EMBED_RESIZE_MODES}'
@@ -203,14 +216,15 @@ class TimeSformer(BaseModule):
         self.patch_embed = PatchEmbed(
             img_size=img_size,
             patch_size=self.patch_size,
-            in_chans=in_channels,
+            in_chans=in_channels * self.tubelet_size,
             embed_dim=D,
             strict_img_size=False)
         self.img_size = self.patch_embed.img_size
         num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + num_patches, D))
-        self.time_embed = nn.Parameter(torch.zeros(1, self.num_frames, D))
+        self.time_embed = nn.Parameter(
+            torch.zeros(1, self.num_frames // self.tubelet_size, D))
         self.pos_drop = nn.Dropout(drop_rate)
 
         rates = torch.linspace(0, drop_path_rate, self.depth).tolist()
@@ -340,8 +354,10 @@ class TimeSformer(BaseModule):
                        state_dict: Dict[str, torch.Tensor],
                        prefix: str = '') -> None:
         """Resample, in place, a state dict's ``pos_embed`` (to this
-        model's patch grid) and ``time_embed`` (to its ``num_frames``, by
-        ``time_embed_resize``) where they were made for other sizes.
+        model's patch grid) and ``time_embed`` (to its ``num_frames /
+        tubelet_size`` time steps, by ``time_embed_resize``) where they
+        were made for other sizes, and inflate a 2-D ``patch_embed`` to
+        this model's tubelets.
 
         Args:
             state_dict: name -> tensor, this model's keys under ``prefix``.
@@ -352,13 +368,27 @@ class TimeSformer(BaseModule):
             state_dict[key] = _resample_pos_embed(state_dict[key], self)
         key = prefix + 'time_embed'
         value = state_dict.get(key)
+        steps = self.time_embed.shape[1]
         if value is not None and value.dim() == 3 and \
-                value.shape[1] != self.num_frames:
-            state_dict[key] = resample_time_embed(value, self.num_frames,
+                value.shape[1] != steps:
+            state_dict[key] = resample_time_embed(value, steps,
                                                   self.time_embed_resize)
+            unit = 'frames' if self.tubelet_size == 1 else \
+                f'tubelets of {self.tubelet_size} frames'
             print_log(
-                f'{key} resized from {value.shape[1]} to {self.num_frames} '
-                f'frames ({self.time_embed_resize})',
+                f'{key} resized from {value.shape[1]} to {steps} {unit} '
+                f'({self.time_embed_resize})',
+                logger='current')
+        key = prefix + 'patch_embed.proj.weight'
+        value = state_dict.get(key)
+        k = self.tubelet_size
+        if value is not None and k > 1 and value.dim() == 4 and \
+                value.shape[1] == self.in_channels:
+            # (D, C, p, p) -> (D, C * k, p, p), channel c * k + dt
+            state_dict[key] = value.repeat_interleave(k, dim=1) / k
+            print_log(
+                f'{key} inflated from {self.in_channels} channels to '
+                f'{k}-frame tubelets (copied to each frame, divided by {k})',
                 logger='current')
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
@@ -375,14 +405,20 @@ class TimeSformer(BaseModule):
             raise ValueError(f'{type(self).__name__} expects a (B, C, T, H, '
                              f'W) video, got shape {tuple(video.shape)}')
         B, C, T, H, W = video.shape
-        p = self.patch_size
+        p, k = self.patch_size, self.tubelet_size
         if H % p or W % p:
             raise ValueError(f'frame size {H}x{W} is not a multiple of the '
                              f'patch size {p}')
+        if T % k:
+            raise ValueError(f'{T} frames do not split into tubelets of {k}')
         grid = (H // p, W // p)
         N, D = grid[0] * grid[1], self.embed_dims
 
-        x = self.patch_embed(video.transpose(1, 2).reshape(B * T, C, H, W))
+        # (B, C, T, H, W) -> (B * T/k, C * k, H, W), channel c * k + dt
+        T = T // k
+        x = self.patch_embed(
+            video.reshape(B, C, T, k, H,
+                          W).transpose(1, 2).reshape(B * T, C * k, H, W))
         pos_embed = self._pos_embed_for(grid)
         x = x + pos_embed[:, 1:]
         x = x.reshape(B, T, N, D) + self._time_embed_for(T).unsqueeze(2)
@@ -419,8 +455,8 @@ def resample_time_embed(time_embed: torch.Tensor,
     return resized.transpose(1, 2).to(time_embed.dtype)
 
 
-def _fit_embeddings_on_load(model: TimeSformer, state_dict: dict,
-                            prefix: str, *args) -> None:
+def _fit_embeddings_on_load(model: TimeSformer, state_dict: dict, prefix: str,
+                            *args) -> None:
     """``load_state_dict`` pre-hook: see :meth:`TimeSformer.fit_embeddings`.
     """
     model.fit_embeddings(state_dict, prefix)

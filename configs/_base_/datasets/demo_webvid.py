@@ -1,7 +1,7 @@
 # The demo corpus (python tools/data/make_demo_data.py --out data/demo) in its
-# WebVid CSV form: 64 px clips of coloured shapes, 4 frames per clip.
+# WebVid CSV form: 64 px clips of coloured shapes, 8 frames per clip.
 data_root = 'data/demo'
-num_frames = 4
+num_frames = 8
 img_size = 64
 
 train_pipeline = [

@@ -422,3 +422,61 @@ def test_missing_pretrained_file_is_named(tmp_path):
     npz = TimeSformer(**TINY, pretrained=str(missing.with_suffix('.npz')))
     with pytest.raises(FileNotFoundError, match='nowhere'):
         npz.init_weights()
+
+
+def test_tubelets_are_patches_of_consecutive_frames():
+    model = TimeSformer(**TINY, num_frames=4, tubelet_size=2).eval()
+    assert model.time_embed.shape == (1, 2, 64)
+    assert model.patch_embed.proj.weight.shape == (64, 6, 8, 8)
+    video = torch.randn(2, 3, 4, 32, 32)
+    # the embedding of tubelet 1 is the 3-D convolution of frames 2 and 3
+    tokens = {}
+    model.patch_embed.register_forward_hook(
+        lambda module, args, out: tokens.setdefault('x', out))
+    with torch.no_grad():
+        out = model(video)
+        kernel = model.patch_embed.proj.weight.reshape(64, 3, 2, 8, 8)
+        expected = F.conv3d(
+            video, kernel, model.patch_embed.proj.bias, stride=(2, 8, 8))
+    assert out.shape == (2, 1 + 16, 64)
+    torch.testing.assert_close(tokens['x'].reshape(2, 2, 16, 64)[:, 1],
+                               expected[:, :, 1].flatten(2).transpose(1, 2))
+    with pytest.raises(ValueError, match='3 frames do not split'):
+        model(torch.randn(1, 3, 3, 32, 32))
+    with pytest.raises(ValueError, match='positive divisor of num_frames'):
+        TimeSformer(**TINY, num_frames=4, tubelet_size=3)
+
+
+def test_tubelets_see_the_order_of_two_frames():
+    """Per-frame patches of two frames are order-blind before training
+    (temporal branch zero); a tubelet sees which frame comes first."""
+    torch.manual_seed(0)
+    video = torch.randn(1, 3, 2, 32, 32)
+    for k, blind in ((1, True), (2, False)):
+        model = TimeSformer(**TINY, num_frames=2, tubelet_size=k).eval()
+        model.init_weights()
+        with torch.no_grad():
+            same = torch.allclose(
+                model(video), model(video.flip(2)), atol=1e-6)
+        assert same is blind, k
+
+
+def test_image_weights_inflate_to_tubelets(tmp_path):
+    vit = tiny_vit()
+    path = save(vit.state_dict(), tmp_path / 'vit.safetensors')
+    with captured_log() as messages:
+        model = loaded(path, num_frames=4, tubelet_size=2)
+    assert any('inflated from 3 channels to 2-frame tubelets' in m
+               for m in messages)
+    frame = torch.randn(2, 3, 32, 32)
+    clip = frame.unsqueeze(2).expand(-1, -1, 4, -1, -1)
+    with torch.no_grad():
+        expected = vit.forward_features(frame)
+        out = model(clip)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    # its own checkpoint loads as it is, time_embed to other clip lengths
+    model8 = TimeSformer(**TINY, num_frames=8, tubelet_size=2)
+    model8.load_state_dict(model.state_dict())
+    assert model8.time_embed.shape == (1, 4, 64)
+    torch.testing.assert_close(model8.patch_embed.proj.weight,
+                               model.patch_embed.proj.weight)

@@ -1,0 +1,128 @@
+"""The task ablation of the demo's ALPRO pre-training, over seeds.
+
+Trains ``configs/demo/pretrain.py`` (or ``--config``) once per row and seed
+from the same stage-1 prompter, tests zero-shot retrieval on the held-out
+split, and prints a Markdown table of mean +- std over the seeds (sample
+std). Runs whose metrics file exists are not run again, so an interrupted
+ablation continues where it stopped.
+
+Rows: ``vtc``, ``vtc_vtm_mlm``, ``all`` (VTC + VTM + MLM + PEM, the config)
+and ``all_order`` (the same with the order-aware objective,
+``configs/demo/pretrain_order.py``).
+
+Example (after ``bash tools/demo.sh``, which makes the prompter)::
+
+    python tools/analysis/demo_ablation.py --seeds 0 1 2
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS: Dict[str, dict] = {
+    'vtc':
+    dict(options=["model.tasks=('vtc',)"]),
+    'vtc_vtm_mlm':
+    dict(options=["model.tasks=('vtc','vtm','mlm')"]),
+    'all':
+    dict(options=[]),
+    'all_order':
+    dict(config=str(REPO / 'configs/demo/pretrain_order.py'), options=[]),
+}
+SHOWN = ('t2v_r1', 't2v_r5', 't2v_r10', 'v2t_r1', 'r_mean')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--rows', nargs='+', choices=ROWS, default=list(ROWS))
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument(
+        '--config',
+        default=str(REPO / 'configs/demo/pretrain.py'),
+        help='the config of every row but all_order')
+    parser.add_argument('--work-dir', default='work_dirs/ablation')
+    parser.add_argument(
+        '--train-options',
+        nargs='+',
+        default=[],
+        help='more --cfg-options for every training run')
+    parser.add_argument('--out', help='write every run\'s metrics as JSON')
+    return parser.parse_args(argv)
+
+
+def run_once(config: str, options: List[str], seed: int, work_dir: Path,
+             metrics: Path) -> dict:
+    """Train and test one row at one seed; its test metrics."""
+    options = options + [f'randomness.seed={seed}']
+    subprocess.run([
+        sys.executable,
+        str(REPO / 'tools/train.py'), config, '--work-dir',
+        str(work_dir), '--cfg-options', *options
+    ],
+                   check=True)
+    # MMEngine's CheckpointHook names the last checkpoint it saved here
+    last = (work_dir / 'last_checkpoint').read_text().strip()
+    subprocess.run([
+        sys.executable,
+        str(REPO / 'tools/test.py'), config, last, '--work-dir',
+        str(work_dir), '--dump-metrics',
+        str(metrics), '--cfg-options', *options
+    ],
+                   check=True)
+    return json.loads(metrics.read_text())
+
+
+def summary(results: Dict[str, Dict[int, dict]]) -> str:
+    """Markdown table: mean +- std over the seeds of each row."""
+    lines = [
+        '| tasks | seeds | ' + ' | '.join(SHOWN) + ' |',
+        '|---|---|' + '---|' * len(SHOWN)
+    ]
+    for row, runs in results.items():
+        cells = []
+        for name in SHOWN:
+            values = [
+                value for run in runs.values() for key, value in run.items()
+                if key.split('/')[-1] == name
+            ]
+            if not values:
+                cells.append('')
+            elif len(values) == 1:
+                cells.append(f'{values[0]:.1f}')
+            else:
+                cells.append(f'{statistics.mean(values):.1f} +- '
+                             f'{statistics.stdev(values):.1f}')
+        lines.append(f'| {row} | {len(runs)} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[int, dict]]:
+    args = parse_args(argv)
+    root = Path(args.work_dir)
+    results: Dict[str, Dict[int, dict]] = {}
+    for row in args.rows:
+        spec = ROWS[row]
+        config = spec.get('config', args.config)
+        results[row] = {}
+        for seed in args.seeds:
+            work_dir = root / f'{row}_seed{seed}'
+            metrics = work_dir / 'test_metrics.json'
+            if metrics.is_file():
+                results[row][seed] = json.loads(metrics.read_text())
+                print(f'{row} seed {seed}: done before ({metrics})')
+                continue
+            results[row][seed] = run_once(config,
+                                          spec['options'] + args.train_options,
+                                          seed, work_dir, metrics)
+    print(summary(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + '\n')
+    return results
+
+
+if __name__ == '__main__':
+    main()
