@@ -20,7 +20,7 @@ echo "== [3/8] training data pipeline throughput"
 echo "== [4/8] prompter pre-training (ALPRO stage 1) -> $W/pretrain_prompter"
 "$PYTHON" tools/train.py configs/demo/pretrain_prompter.py
 "$PYTHON" tools/test.py configs/demo/pretrain_prompter.py \
-    $W/pretrain_prompter/epoch_12.pth \
+    $W/pretrain_prompter/epoch_30.pth \
     --dump-metrics $W/pretrain_prompter/test_metrics.json
 echo "== [5/8] entity vocabulary -> data/demo/entities.txt"
 "$PYTHON" tools/data/build_entity_vocab.py \

@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 tokenizer = dict(path='data/demo/tokenizer')
-prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_12.pth'
+prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_30.pth'
 # ALPRO starts stage 2 from pre-trained unimodal encoders (ImageNet ViT,
 # BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
 # every caption nearly the same [CLS], which MLM and VTM then keep from

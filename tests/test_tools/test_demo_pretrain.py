@@ -29,7 +29,7 @@ def stage_one(demo_corpus):
     ], demo_corpus)
     # the config names the checkpoint of the full 12-epoch schedule
     os.replace(demo_corpus / 'work_dirs/pretrain_prompter/epoch_2.pth',
-               demo_corpus / 'work_dirs/pretrain_prompter/epoch_12.pth')
+               demo_corpus / 'work_dirs/pretrain_prompter/epoch_30.pth')
     run_tool([
         sys.executable,
         str(REPO / 'tools/data/build_entity_vocab.py'),

@@ -14,7 +14,7 @@ Usage:
   whose forward clip scores higher (VTC cosine; VTM match probability);
   ``order_embedding_change``: the mean ``1 - cos`` between a clip's
   forward and reversed contrastive features (0: the encoder ignores order).
-* **VTM against VTC**: text-to-video R@1 of the split ranked by the VTC
+* **VTM against VTC**: text-to-video R@1 and R@10 of the split ranked by the VTC
   similarity alone and by the VTM match probability alone (every pair
   through the fusion layers), and the VTM probability of matched and
   unmatched pairs.
@@ -100,6 +100,10 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
                             batch).view(num_texts, num_videos)
     vtc = text_feat @ video_feat.t()
     matched = F.one_hot(own, num_videos).bool()
+    ranks = {
+        name: (scores > scores.gather(1, own[:, None])).sum(1)
+        for name, scores in (('vtc', vtc), ('vtm', vtm))
+    }
     return dict(
         texts=num_texts,
         videos=num_videos,
@@ -107,8 +111,10 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
         order_vtm=float((forward_vtm > reversed_vtm).float().mean()),
         order_embedding_change=float(
             (1 - (video_feat * reversed_feat).sum(-1)).mean()),
-        t2v_r1_vtc=100 * float((vtc.argmax(1) == own).float().mean()),
-        t2v_r1_vtm=100 * float((vtm.argmax(1) == own).float().mean()),
+        **{
+            f't2v_r{k}_{name}': 100 * float((rank < k).float().mean())
+            for name, rank in ranks.items() for k in (1, 10)
+        },
         vtm_matched=float(vtm[matched].mean()),
         vtm_unmatched=float(vtm[~matched].mean()))
 
@@ -120,7 +126,9 @@ def format_retrieval(r: dict) -> str:
         f"VTM for {r['order_vtm']:.1%} of captions; 1 - cos(forward, "
         f"reversed) = {r['order_embedding_change']:.3g}",
         f"t2v R@1: VTC alone {r['t2v_r1_vtc']:.1f}, VTM alone "
-        f"{r['t2v_r1_vtm']:.1f}; VTM match probability {r['vtm_matched']:.3f}"
+        f"{r['t2v_r1_vtm']:.1f}; R@10: VTC alone {r['t2v_r10_vtc']:.1f}, "
+        f"VTM alone {r['t2v_r10_vtm']:.1f}; VTM match probability "
+        f"{r['vtm_matched']:.3f}"
         f" (matched) vs {r['vtm_unmatched']:.3f} (unmatched)",
     ])
 

@@ -37,13 +37,13 @@ class AlproPretrainer(VideoTextEncoders):
       fusion pass of VTM is reused) and a head predicts the entity
       distribution (soft cross-entropy).
 
-    Order-aware objective (``order_negatives``, off by default): each
-    clip's own frames, time-reversed, are one more negative video for its
-    caption, in VTC (an extra logit of the text against the videos) and in
-    VTM (an extra unmatched pair), for every caption or only those that
-    contain one of ``words`` (a caption naming a direction); never for a
-    still image (``is_image``). The reversed clips go through the video
-    encoder too: its cost doubles.
+    Order-aware objective (``order_negatives``, off by default): pairs
+    made wrong by time (:class:`~alpro.models.samplers.OrderNegatives`):
+    each clip's own frames time-reversed, one more negative video of its
+    caption, and each caption with its direction words swapped, one more
+    negative text of its clip; in VTC (an extra logit) and in VTM (extra
+    unmatched pairs). Reversed clips go through the video encoder too: its
+    cost doubles.
 
     Args:
         backbone: ``BACKBONES`` config, output ``(B, 1 + N, Dv)``.
@@ -57,10 +57,9 @@ class AlproPretrainer(VideoTextEncoders):
         pem_loss: ``LOSSES`` config of the soft cross-entropy.
         vtm_negatives: ``MODELS`` config of the VTM negative sampler
             (:class:`~alpro.models.samplers.VTMNegativeSampler`).
-        order_negatives: ``None`` (off) or ``dict(vtc=True, vtm=True,
-            words=None)``: where the reversed clip is a negative, and the
-            words (single tokens of the tokenizer) that make a caption
-            directional; ``None`` words: every caption.
+        order_negatives: ``None`` (off) or the arguments of
+            :class:`~alpro.models.samplers.OrderNegatives` (``dict()``:
+            reversed clips for every caption, in VTC and VTM).
         embed_dim: width of the contrastive space (256 in ALPRO).
         data_preprocessor: ``MODELS`` config.
         init_cfg: MMEngine's initialisation config.
@@ -99,7 +98,8 @@ class AlproPretrainer(VideoTextEncoders):
         if 'vtm' in self.tasks:
             self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
             self.vtm_negatives = MODELS.build(vtm_negatives)
-        self.order_negatives = self._order_negatives(order_negatives)
+        self.order_negatives = self.build_order_negatives(
+            order_negatives, self.tasks)
         if 'mlm' in self.tasks:
             config = self.text_encoder.bert.config
             self.mlm_head = HEADS.build(
@@ -120,44 +120,6 @@ class AlproPretrainer(VideoTextEncoders):
                     in_dims=width,
                     num_entities=len(self.prompter.entity_names)))
             self.pem_loss = LOSSES.build(pem_loss)
-
-    def _order_negatives(self, cfg: Optional[dict]) -> Optional[dict]:
-        """Check the ``order_negatives`` config; the directional words'
-        token ids as a buffer ``direction_ids``."""
-        if cfg is None:
-            return None
-        cfg = dict(dict(vtc=True, vtm=True, words=None), **cfg)
-        unknown = set(cfg) - {'vtc', 'vtm', 'words'}
-        if unknown:
-            raise ValueError(f'order_negatives: unknown keys {sorted(unknown)}'
-                             "; known: 'vtc', 'vtm', 'words'")
-        if not (cfg['vtc'] and 'vtc'
-                in self.tasks) and not (cfg['vtm'] and 'vtm' in self.tasks):
-            raise ValueError('order_negatives: neither vtc nor vtm is on')
-        if cfg['words'] is not None:
-            tokenizer = getattr(self.data_preprocessor, 'tokenizer', None)
-            if tokenizer is None:
-                raise ValueError('order_negatives: words need the data '
-                                 "preprocessor's tokenizer")
-            ids = []
-            for word in cfg['words']:
-                pieces = tokenizer.tokenize(word)
-                if len(pieces) != 1 or pieces[0] == tokenizer.unk_token:
-                    raise ValueError(
-                        f'order_negatives: {word!r} is {pieces} for the '
-                        'tokenizer; name words that are one known token')
-                ids.append(tokenizer.convert_tokens_to_ids(pieces[0]))
-            self.register_buffer(
-                'direction_ids', torch.tensor(ids), persistent=False)
-        return cfg
-
-    def names_direction(self, text_ids: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` bool: the caption ``(B, L)`` contains one of the
-        directional words (every caption when ``words`` is ``None``)."""
-        if self.order_negatives['words'] is None:
-            return torch.ones(
-                text_ids.size(0), dtype=torch.bool, device=text_ids.device)
-        return torch.isin(text_ids, self.direction_ids).any(1)
 
     # -- encoders -----------------------------------------------------------
     def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
@@ -235,7 +197,8 @@ class AlproPretrainer(VideoTextEncoders):
         """VTM loss and accuracy from the fusion [CLS] of the B positives
         ``(B, D)`` and of the negatives ``(M, D)``; ``neg_valid`` ``(M,)``
         bool, ``False`` for a negative left out (no true negative to
-        draw, or a reversed clip of a caption naming no direction)."""
+        draw, a reversed clip of a caption naming no direction, a caption
+        with no direction word to swap)."""
         logits = self.vtm_head(torch.cat([fused_pos_cls,
                                           fused_neg_cls])).float()
         positives = torch.ones(
@@ -303,31 +266,44 @@ class AlproPretrainer(VideoTextEncoders):
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
         batch, length = text_ids.shape
         mlm = 'mlm' in self.tasks
+        order = self.order_negatives
+        reverse = order is not None and order.reverse_clips
+        swap = order is not None and order.swap_captions
         video_tokens, video_feat = self.video_features(inputs['video'])
+        # the captions, their MLM-masked copies and their direction-swapped
+        # copies through the text layers in one batch
+        texts = [text_ids]
+        if mlm:
+            texts.append(inputs['mlm_text_ids'])
+        if swap:
+            swapped_ids, swapped_valid = order.swap(text_ids)
+            texts.append(swapped_ids)
         text_all = self.text_encoder.encode_text(
-            torch.cat([text_ids, inputs['mlm_text_ids']]) if mlm else text_ids,
-            torch.cat([text_mask, text_mask]) if mlm else text_mask)
-        text_tokens = text_all[:batch]
+            torch.cat(texts), text_mask.repeat(len(texts), 1)).split(batch)
+        text_tokens = text_all[0]
         text_feat = self.text_features(text_tokens)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
-        order = self.order_negatives or {}
-        if order:
+        if reverse:
             # each clip's frames reversed: one more negative of its caption
             reversed_tokens, reversed_feat = self.video_features(
                 inputs['video'].flip(2))
-            directional = self.names_direction(text_ids)
-            if 'is_image' in inputs:  # a still image reversed is itself
-                directional = directional & ~inputs['is_image']
+            reversed_valid = order.reversed_valid(text_ids,
+                                                  inputs.get('is_image'))
         if 'vtc' in self.tasks:
-            if order.get('vtc'):
-                reversed_logit = (text_feat * reversed_feat).sum(-1) / \
-                    self.vtc_loss.clamped_temperature()
-                reversed_logit = reversed_logit.to(sim_t2v.dtype).masked_fill(
-                    ~directional, -torch.inf)
-                sim_t2v = torch.cat([sim_t2v, reversed_logit[:, None]], 1)
-            out['loss_vtc'] = self.vtc_loss.loss_from_similarity(
-                sim_v2t, sim_t2v)
+            v2t, t2v = sim_v2t, sim_t2v
+            if order is not None and order.vtc:
+                v2t, t2v = order.vtc_logits(
+                    sim_v2t,
+                    sim_t2v,
+                    video_feat,
+                    text_feat,
+                    self.vtc_loss.clamped_temperature(),
+                    reversed_clips=(reversed_feat,
+                                    reversed_valid) if reverse else None,
+                    swapped_captions=(self.text_features(text_all[-1]),
+                                      swapped_valid) if swap else None)
+            out['loss_vtc'] = self.vtc_loss.loss_from_similarity(v2t, t2v)
 
         # (text, mask, video) of every pair to fuse, in one batch
         vtm = 'vtm' in self.tasks and batch > 1
@@ -336,17 +312,20 @@ class AlproPretrainer(VideoTextEncoders):
             pairs.append((text_tokens, text_mask, video_tokens))
         if vtm:
             neg_text, neg_video, has_text, has_video = self.draw_negatives(
-                sim_v2t, sim_t2v[:, :sim_v2t.size(1)],
-                self.true_matches(inputs))
+                sim_v2t, sim_t2v, self.true_matches(inputs))
             pairs.append((text_tokens, text_mask, video_tokens[neg_video]))
             pairs.append(
                 (text_tokens[neg_text], text_mask[neg_text], video_tokens))
             neg_valid = [has_video, has_text]
-            if order.get('vtm'):
-                pairs.append((text_tokens, text_mask, reversed_tokens))
-                neg_valid.append(directional)
+            if order is not None and order.vtm:
+                if reverse:
+                    pairs.append((text_tokens, text_mask, reversed_tokens))
+                    neg_valid.append(reversed_valid)
+                if swap:
+                    pairs.append((text_all[-1], text_mask, video_tokens))
+                    neg_valid.append(swapped_valid)
         if mlm:
-            pairs.append((text_all[batch:], text_mask, video_tokens))
+            pairs.append((text_all[1], text_mask, video_tokens))
         if pairs:
             fused = self.text_encoder.fuse(*(torch.cat(part)
                                              for part in zip(*pairs)))

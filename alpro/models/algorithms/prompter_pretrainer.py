@@ -21,12 +21,20 @@ class PrompterPretrainer(VideoTextEncoders):
     space and aligned by the video-text contrastive loss. Once trained and
     frozen it scores video crops against entity prompts for PEM.
 
+    With ``order_negatives`` VTC also learns the direction of time: each
+    clip's reversed frames are one more negative of its caption and each
+    caption with its direction words swapped one more negative of its clip
+    (:class:`~alpro.models.samplers.OrderNegatives`; not in ALPRO).
+
     Args:
         backbone: a ``BACKBONES`` config (output ``(B, 1 + N, Dv)``).
         text_encoder: a ``TEXT_ENCODERS`` config; the prompter uses only
             ``encode_text``, so ``text_only=True`` saves the fusion layers.
         vtc_loss: a ``LOSSES`` config.
         embed_dim: width of the shared space (256 in ALPRO).
+        order_negatives: ``None`` (off) or the arguments of
+            :class:`~alpro.models.samplers.OrderNegatives` (its ``vtm`` is
+            ignored: the prompter has no VTM).
         data_preprocessor: a ``MODELS`` config.
         init_cfg: MMEngine's initialisation config.
     """
@@ -36,12 +44,15 @@ class PrompterPretrainer(VideoTextEncoders):
                  text_encoder: dict,
                  vtc_loss: dict = dict(type='VTCLoss'),
                  embed_dim: int = 256,
+                 order_negatives: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
         self.vision_proj = nn.Linear(self.backbone.embed_dims, embed_dim)
         self.text_proj = nn.Linear(self.text_encoder.hidden_size, embed_dim)
         self.vtc_loss = LOSSES.build(vtc_loss)
+        self.order_negatives = self.build_order_negatives(
+            order_negatives, tasks=('vtc', ))
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, H, W)`` -> normalised ``(B, embed_dim)``."""
@@ -57,10 +68,31 @@ class PrompterPretrainer(VideoTextEncoders):
     def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``dict(loss_vtc, temperature)`` of a batch of pairs."""
         video_feat = self.encode_video(inputs['video'])
-        text_feat = self.encode_text(inputs['text_ids'], inputs['text_mask'])
-        return dict(
-            loss_vtc=self.vtc_loss(video_feat, text_feat),
-            temperature=self.vtc_loss.temp.detach())
+        text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
+        text_feat = self.encode_text(text_ids, text_mask)
+        out = dict(temperature=self.vtc_loss.temp.detach())
+        order = self.order_negatives
+        if order is None:
+            out['loss_vtc'] = self.vtc_loss(video_feat, text_feat)
+            return out
+        reversed_clips = swapped_captions = None
+        if order.reverse_clips:
+            reversed_clips = (self.encode_video(inputs['video'].flip(2)),
+                              order.reversed_valid(text_ids,
+                                                   inputs.get('is_image')))
+        if order.swap_captions:
+            swapped_ids, swapped_valid = order.swap(text_ids)
+            swapped_captions = (self.encode_text(swapped_ids,
+                                                 text_mask), swapped_valid)
+        sim_v2t, sim_t2v = order.vtc_logits(
+            *self.vtc_loss.similarity(video_feat, text_feat),
+            video_feat,
+            text_feat,
+            self.vtc_loss.clamped_temperature(),
+            reversed_clips=reversed_clips,
+            swapped_captions=swapped_captions)
+        out['loss_vtc'] = self.vtc_loss.loss_from_similarity(sim_v2t, sim_t2v)
+        return out
 
     def forward(
             self,

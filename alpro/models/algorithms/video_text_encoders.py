@@ -1,6 +1,6 @@
 """What every alpro video-text model builds first: its data preprocessor,
 video encoder and text encoder, checked against each other."""
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from mmengine.model import BaseModel
 from torch import nn
@@ -56,3 +56,23 @@ class VideoTextEncoders(BaseModel):
         width = self.text_encoder.hidden_size
         return nn.Identity() if video_width == width else nn.Linear(
             video_width, width)
+
+    def build_order_negatives(
+        self, cfg: Optional[dict], tasks: Sequence[str] = ('vtc', 'vtm')
+    ) -> Optional[nn.Module]:
+        """The order-aware objective's negatives
+        (:class:`~alpro.models.samplers.OrderNegatives` unless ``cfg`` names
+        another ``type``), given the data preprocessor's tokenizer;
+        ``None`` when ``cfg`` is ``None``. Refused when none of the places
+        it is used (``vtc`` / ``vtm``) is among ``tasks``."""
+        if cfg is None:
+            return None
+        negatives = MODELS.build(
+            dict(
+                dict(type='OrderNegatives'),
+                **cfg,
+                tokenizer=getattr(self.data_preprocessor, 'tokenizer', None)))
+        if not (negatives.vtc and 'vtc' in tasks) and not (negatives.vtm
+                                                           and 'vtm' in tasks):
+            raise ValueError('order_negatives: neither vtc nor vtm is on')
+        return negatives

@@ -349,11 +349,23 @@ def test_order_negatives_only_for_captions_naming_a_direction(
     inputs = model.data_preprocessor(batch(size=4), True)['inputs']
     # 'red circle moves left', 'blue square moves up', 'green circle on the
     # background', 'the square moves right'
-    assert model.names_direction(
+    assert model.order_negatives.reversed_valid(
         inputs['text_ids']).tolist() == [True, False, False, True]
     out = model.loss(inputs)
     # 8 drawn negatives and 4 reversed clips, 2 of them left out
     assert float(out['vtm_negatives_left_out']) == pytest.approx(2 / 12)
+    # and 4 direction-swapped captions, the third ('on the background')
+    # left out; in VTC one more logit per text (reversed clip) and per video
+    # (swapped caption), masked where left out
+    model.order_negatives = MODELS.build(
+        dict(
+            type='OrderNegatives',
+            tokenizer=model.data_preprocessor.tokenizer,
+            words=['left', 'right'],
+            swap_words=[('left', 'right'), ('up', 'down')]))
+    out = model.loss(inputs)
+    assert float(out['vtm_negatives_left_out']) == pytest.approx(3 / 16)
+    assert torch.isfinite(out['loss_vtc'])
     with pytest.raises(ValueError, match="'leftwards' is .'.UNK.'. for"):
         build(
             tokenizer_dir,
