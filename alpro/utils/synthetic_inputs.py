@@ -15,8 +15,9 @@ from alpro.structures import VideoTextDataSample
 from .setup_env import register_all_modules
 
 __all__ = [
-    'BERT_BASE_UNCASED', 'build_random_model', 'clip_shape', 'num_words',
-    'offline_model_cfg', 'synthetic_batch', 'write_synthetic_assets'
+    'BERT_BASE_UNCASED', 'build_random_model', 'clip_shape', 'named_words',
+    'num_words', 'offline_model_cfg', 'synthetic_batch',
+    'write_synthetic_assets'
 ]
 
 #: bert-base-uncased's architecture (its config.json), for building it
@@ -38,20 +39,41 @@ def num_words(cfg: Config) -> int:
     return min(2000, config.get('vocab_size', 30522) - 5)
 
 
+def named_words(node) -> List[str]:
+    """The words a model config names for its tokenizer to know: those of
+    every ``order_negatives`` (``words`` and ``swap_words``), in order."""
+    found: List[str] = []
+    if isinstance(node, dict):
+        order = node.get('order_negatives')
+        if isinstance(order, dict):
+            found += list(order.get('words') or [])
+            pairs = order.get('swap_words') or []
+            found += [word for pair in pairs for word in pair]
+        for value in node.values():
+            found += named_words(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found += named_words(value)
+    return list(dict.fromkeys(found))
+
+
 def write_synthetic_assets(folder: str,
                            cfg: Config,
                            num_entities: int = 1000) -> Tuple[str, str]:
     """A real fast tokenizer over made-up words (``w0``, ``w1``, ...) that
     ``cfg``'s text encoder can embed, and an entity file of the first
-    ``num_entities`` of them (fewer if there are fewer words).
+    ``num_entities`` of them (fewer if there are fewer words). The words
+    the config names (:func:`named_words`, e.g. the direction words of the
+    order-aware objective) take the place of as many made-up ones.
 
     Returns:
         ``(tokenizer_dir, entity_file)``.
     """
     from transformers import BertTokenizerFast
     folder = Path(folder)
-    words = [f'w{i}' for i in range(num_words(cfg))]
-    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *words]
+    named = named_words(cfg.model)
+    words = [f'w{i}' for i in range(num_words(cfg) - len(named))]
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *named, *words]
     tokenizer_dir = folder / 'tokenizer'
     BertTokenizerFast(vocab={
         w: i

@@ -40,6 +40,11 @@ model = dict(
             attention_probs_dropout_prob=0.0),
         fusion_layer=2),
     embed_dim=64,
+    # the stage-2 recipe of configs/demo/pretrain.py: VTM weighed 5, random
+    # negatives for the first 90 steps, the order-aware objective
+    vtm_negatives=dict(type='VTMNegativeSampler', random_iters=90),
+    loss_weights=dict(vtm=5.0),
+    order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     rerank_k='all',
     # every pair re-scored (the paper's protocol); the toy VTM head alone
     # ranks poorly (t2v R@1 4.2 with 'vtm_prob' from the demo's stage 2), so

@@ -18,7 +18,9 @@ prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_30.pth'
 # BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
 # every caption nearly the same [CLS], which MLM and VTM then keep from
 # separating; so the demo starts its video encoder and text layers from the
-# demo prompter's (the fusion layers start random, as in ALPRO).
+# demo prompter's. The fusion layers start random (in ALPRO they are
+# BERT-base's upper six layers, pre-trained on text alone; the demo has no
+# such layers).
 model = dict(
     _delete_=True,
     type='AlproPretrainer',
@@ -62,6 +64,18 @@ model = dict(
         max_length=24,
         threshold=0.2),
     tasks=('vtc', 'vtm', 'mlm', 'pem'),
+    # VTM on the demo (docs/benchmarks.md, "The demo with the order-aware
+    # objective and a VTM that learns"):
+    # with ALPRO's hard negatives from the first step and weight 1 the
+    # random fusion layers stay at the prior (matched and unmatched pairs
+    # 0.250 / 0.249) while MLM and PEM drive them; random negatives for the
+    # first 300 steps and weight 5 let VTM learn what a match is, and the hard
+    # negatives after it sharpen it
+    vtm_negatives=dict(type='VTMNegativeSampler', random_iters=300),
+    loss_weights=dict(vtm=5.0),
+    # the prompter's order-aware objective, kept in stage 2 so that VTM
+    # learns the direction of time too
+    order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     embed_dim=64)
 
 max_epochs = 10

@@ -217,6 +217,16 @@ def test_tokenizer_round_trip(corpus: Path):
         assert decoded == decoded.lower()
 
 
+def test_every_direction_word_is_one_token(corpus: Path):
+    """Even the words this small corpus never wrote: the demo configs'
+    order-aware objective swaps them."""
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(str(corpus / 'tokenizer'))
+    phrases = [p for group in mdd.DIRECTION_PHRASES.values() for p in group]
+    for word in {w for p in phrases for w in p.replace('-', ' ').split()}:
+        assert tokenizer.tokenize(word) == [word]
+
+
 def test_same_seed_is_identical(corpus: Path, corpus_again: Path):
     for name in TEXT_FILES:
         assert (corpus / name).read_bytes() == (corpus_again /

@@ -58,3 +58,51 @@ def test_probe_figures_add_up(demo_corpus, tmp_path, tubelet_size):
 def test_missing_corpus_says_how_to_make_it(tmp_path):
     with pytest.raises(SystemExit, match='make_demo_data.py'):
         motion_probe.main([CONFIG, '--data-root', str(tmp_path / 'none')])
+
+
+def test_linear_probe_of_a_trained_backbone_trains_the_head_only(
+        demo_corpus, tmp_path):
+    """``--checkpoint --frozen``: the backbone of a model checkpoint, as it
+    was after the probe; a checkpoint without the backbone is refused."""
+    import torch
+    from mmengine.config import Config
+
+    from alpro.registry import BACKBONES
+    from alpro.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(1)
+    backbone = BACKBONES.build(Config.fromfile(CONFIG).model.backbone)
+    state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
+    checkpoint = tmp_path / 'model.pth'
+    torch.save(dict(state_dict=state), checkpoint)
+    loaded = []
+    original = motion_probe.probe
+
+    def spy(probed, *args):
+        result = original(probed, *args)
+        loaded.append(probed.state_dict())
+        return result
+
+    motion_probe.probe = spy
+    try:
+        result = motion_probe.main([
+            CONFIG, '--data-root',
+            str(demo_corpus / 'data/demo'), '--steps', '3', '--batch-size',
+            '4', '--checkpoint',
+            str(checkpoint), '--frozen'
+        ])
+    finally:
+        motion_probe.probe = original
+    assert result['frozen'] and result['checkpoint'] == str(checkpoint)
+    for key, value in loaded[0].items():
+        assert torch.equal(value, state[f'backbone.{key}']), key
+    torch.save(
+        dict(state_dict={'text_proj.weight': torch.zeros(2)}), checkpoint)
+    with pytest.raises(SystemExit, match='lacks backbone tensors'):
+        motion_probe.main([
+            CONFIG, '--data-root',
+            str(demo_corpus / 'data/demo'), '--checkpoint',
+            str(checkpoint)
+        ])
+    with pytest.raises(SystemExit, match='give its --checkpoint'):
+        motion_probe.main([CONFIG, '--frozen'])

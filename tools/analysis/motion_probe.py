@@ -12,6 +12,11 @@ demo corpus's train clips, then reports on the held-out clips:
 * ``reversed_opposite``: the share of clips whose reversed frames are named
   the opposite direction.
 
+With ``--checkpoint`` the backbone starts from a trained model's weights
+(its ``backbone.`` tensors); with ``--frozen`` as well, only the linear head
+trains: a linear probe of what the trained model's video [CLS] already holds
+about the direction.
+
 The directions are the ``where`` answers of ``annotations/demo_qa``. Each
 clip is decoded once (all frames); training samples ``num_frames`` frames at
 random offsets within equal segments, evaluation the segment centres.
@@ -22,6 +27,8 @@ Example (the demo backbone, and the same with per-frame patches)::
     python tools/analysis/motion_probe.py \\
         configs/demo/finetune_msrvtt_ret.py \\
         --cfg-options model.backbone.tubelet_size=1
+    python tools/analysis/motion_probe.py configs/demo/pretrain.py \\
+        --checkpoint work_dirs/pretrain/epoch_10.pth --frozen
 """
 import argparse
 import json
@@ -38,7 +45,8 @@ from torch import nn
 
 from alpro.models.data_preprocessors import CLIP_MEAN, CLIP_STD
 from alpro.registry import BACKBONES
-from alpro.utils import register_all_modules
+from alpro.utils import (load_checkpoint_safely, load_state_dict_checked,
+                         register_all_modules)
 
 OPPOSITE = {
     'left': 'right',
@@ -52,6 +60,12 @@ OPPOSITE.update({b: a for a, b in OPPOSITE.items()})
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='its model.backbone is probed')
+    parser.add_argument(
+        '--checkpoint', help="a model checkpoint: its 'backbone.' tensors")
+    parser.add_argument(
+        '--frozen',
+        action='store_true',
+        help='train the linear head only (needs --checkpoint)')
     parser.add_argument('--data-root', default='data/demo')
     parser.add_argument('--steps', type=int, default=1500)
     parser.add_argument('--batch-size', type=int, default=16)
@@ -129,17 +143,21 @@ def probe(backbone: nn.Module, num_frames: int, size: int,
     train_frames, train_dirs = data['train']
     labels = torch.tensor([names.index(d) for d in train_dirs])
     head = nn.Linear(backbone.embed_dims, len(names))
-    optimizer = torch.optim.AdamW(
-        list(backbone.parameters()) + list(head.parameters()), lr=args.lr)
+    trained = list(head.parameters())
+    if not args.frozen:
+        trained += list(backbone.parameters())
+    optimizer = torch.optim.AdamW(trained, lr=args.lr)
     rng = np.random.default_rng(args.seed)
     length = train_frames.shape[1]
-    backbone.train()
+    backbone.train(not args.frozen)
     began = time.perf_counter()
     for _ in range(args.steps):
         batch = torch.from_numpy(rng.integers(0, len(labels), args.batch_size))
         video = to_video(train_frames[batch],
                          frame_indices(length, num_frames, rng), size)
-        loss = F.cross_entropy(head(backbone(video)[:, 0]), labels[batch])
+        with torch.set_grad_enabled(not args.frozen):
+            cls = backbone(video)[:, 0]
+        loss = F.cross_entropy(head(cls), labels[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -173,6 +191,22 @@ def probe(backbone: nn.Module, num_frames: int, size: int,
         confusion=confusion)
 
 
+def load_backbone(backbone: nn.Module, checkpoint: str) -> None:
+    """Load a model checkpoint's ``backbone.`` tensors, every one of them
+    (a missing or misshapen tensor is an error)."""
+    state = load_checkpoint_safely(checkpoint, map_location='cpu')
+    state = state.get('state_dict', state)
+    prefix = 'backbone.'
+    tensors = {
+        key[len(prefix):]: value
+        for key, value in state.items() if key.startswith(prefix)
+    }
+    missing, _ = load_state_dict_checked(backbone, tensors, checkpoint)
+    if missing:
+        raise SystemExit(f'motion_probe: {checkpoint} lacks backbone tensors '
+                         f'{missing}')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     register_all_modules()
@@ -180,17 +214,25 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     torch.manual_seed(args.seed)
+    if args.frozen and not args.checkpoint:
+        raise SystemExit('motion_probe: --frozen probes a trained backbone; '
+                         'give its --checkpoint')
     backbone = BACKBONES.build(cfg.model.backbone)
     backbone.init_weights()
+    if args.checkpoint:
+        load_backbone(backbone, args.checkpoint)
     num_frames = cfg.model.backbone.get('num_frames', 4)
     size = cfg.model.backbone.get('img_size', 224)
     root = Path(args.data_root)
     data = {split: load_clips(root, split) for split in ('train', 'test')}
     result = dict(
         config=args.config,
+        checkpoint=args.checkpoint,
+        frozen=args.frozen,
         backbone=cfg.model.backbone.to_dict(),
         **probe(backbone, num_frames, size, data, args))
-    print(f"{result['test_clips']} held-out clips, {args.steps} steps "
+    print(f"{result['test_clips']} held-out clips, {args.steps} steps"
+          f"{' (linear probe)' if args.frozen else ''} "
           f"({result['train_seconds']} s): direction "
           f"{100 * result['accuracy']:.1f}%, axis "
           f"{100 * result['axis_accuracy']:.1f}%, sign given the axis "

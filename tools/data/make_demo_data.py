@@ -830,8 +830,10 @@ def write_meta(path: Path, meta: dict) -> None:
         f.write('\n')
 
 
-def train_tokenizer(captions: Sequence[str], out_dir: Path,
-                    vocab_size: int) -> int:
+def train_tokenizer(captions: Sequence[str],
+                    out_dir: Path,
+                    vocab_size: int,
+                    extra_words: Sequence[str] = ()) -> int:
     """Train a BERT-style WordPiece tokenizer and save it for transformers.
 
     ``WordPieceTrainer`` breaks ties between equally frequent merges in hash
@@ -845,6 +847,9 @@ def train_tokenizer(captions: Sequence[str], out_dir: Path,
         captions: all captions of the corpus.
         out_dir: folder for ``save_pretrained``.
         vocab_size: trainer vocabulary size; must fit all corpus words.
+        extra_words: words that are whole tokens even where the corpus
+            lacks them (appended after the corpus words, so a corpus that
+            has them all gets the same vocabulary).
 
     Returns:
         the size of the saved vocabulary.
@@ -878,6 +883,7 @@ def train_tokenizer(captions: Sequence[str], out_dir: Path,
     tokens = (
         list(SPECIAL_TOKENS) + chars +
         sorted(set(words) - set(chars), key=lambda word: (-words[word], word)))
+    tokens += sorted(set(extra_words) - set(tokens))
     tokenizer = Tokenizer(
         models.WordPiece({
             token: i
@@ -976,7 +982,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     downstream = write_downstream(clips, annotations, args.seed)
     captions = ([spec.caption for spec in clips] +
                 [caption for spec in images for caption in spec.captions])
-    vocab = train_tokenizer(captions, out / 'tokenizer', args.vocab_size)
+    # every direction word is one token, whatever the corpus size: the
+    # demo configs' order-aware objective swaps them
+    direction_words = [
+        word for phrases in DIRECTION_PHRASES.values() for phrase in phrases
+        for word in phrase.replace('-', ' ').split()
+    ]
+    vocab = train_tokenizer(captions, out / 'tokenizer', args.vocab_size,
+                            direction_words)
     write_meta(
         out / 'meta.json', {
             'seed': args.seed,

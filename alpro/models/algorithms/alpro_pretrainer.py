@@ -257,11 +257,12 @@ class AlproPretrainer(VideoTextEncoders):
     def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Every switched-on task's weighted loss plus what is logged.
 
-        The caption and its MLM-masked copy go through the text layers in
-        one batch, and every pair the tasks fuse (B positives for VTM and
-        PEM, 2B hard negatives, B masked captions) goes through the fusion
-        layers in one batch: the same arithmetic as separate passes, a
-        third of the kernel launches.
+        The caption and its MLM-masked (and direction-swapped) copies go
+        through the text layers in one batch, and every pair the tasks fuse
+        (B positives for VTM and PEM, 2B hard negatives, B reversed clips and
+        B swapped captions with the order negatives, B masked captions)
+        goes through the fusion layers in one batch: the same arithmetic as
+        separate passes, a fraction of the kernel launches.
         """
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
         batch, length = text_ids.shape

@@ -3,6 +3,11 @@
 data_root = 'data/demo'
 num_frames = 8
 img_size = 64
+# the direction words of the demo captions and their opposites, for the
+# order-aware objective's swapped captions (OrderNegatives(swap_words=...))
+direction_word_pairs = [('left', 'right'), ('up', 'down'),
+                        ('leftward', 'rightward'), ('upward', 'downward'),
+                        ('upwards', 'downwards')]
 
 train_pipeline = [
     dict(type='DecordInit'),
