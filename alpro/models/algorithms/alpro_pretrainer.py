@@ -281,7 +281,7 @@ class AlproPretrainer(VideoTextEncoders):
             texts.append(swapped_ids)
         text_all = self.text_encoder.encode_text(
             torch.cat(texts), text_mask.repeat(len(texts), 1)).split(batch)
-        text_tokens = text_all[0]
+        text_tokens, swapped_tokens = text_all[0], text_all[-1]
         text_feat = self.text_features(text_tokens)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
@@ -302,7 +302,7 @@ class AlproPretrainer(VideoTextEncoders):
                     self.vtc_loss.clamped_temperature(),
                     reversed_clips=(reversed_feat,
                                     reversed_valid) if reverse else None,
-                    swapped_captions=(self.text_features(text_all[-1]),
+                    swapped_captions=(self.text_features(swapped_tokens),
                                       swapped_valid) if swap else None)
             out['loss_vtc'] = self.vtc_loss.loss_from_similarity(v2t, t2v)
 
@@ -323,7 +323,7 @@ class AlproPretrainer(VideoTextEncoders):
                     pairs.append((text_tokens, text_mask, reversed_tokens))
                     neg_valid.append(reversed_valid)
                 if swap:
-                    pairs.append((text_all[-1], text_mask, video_tokens))
+                    pairs.append((swapped_tokens, text_mask, video_tokens))
                     neg_valid.append(swapped_valid)
         if mlm:
             pairs.append((text_all[1], text_mask, video_tokens))
