@@ -4,6 +4,13 @@
 # Usage: bash tools/dist_run.sh TOOL.py NPROC [tool arguments]
 # Several nodes: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 set -euo pipefail
+if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: bash $0 TOOL.py NPROC [tool arguments]" >&2
+    if [ $# -ge 2 ]; then
+        echo "  NPROC must be a positive number of processes, got '$2'" >&2
+    fi
+    exit 2
+fi
 TOOL=$1
 NPROC=$2
 TOOLS=$(dirname "$0")

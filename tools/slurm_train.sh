@@ -3,6 +3,12 @@
 # Usage: [GPUS=16] [GPUS_PER_NODE=8] [CPUS_PER_TASK=8] [SRUN_ARGS=...] \
 #        bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
 set -euo pipefail
+if [ $# -lt 3 ]; then
+    echo "usage: [GPUS=16] [GPUS_PER_NODE=8] [CPUS_PER_TASK=8]" \
+        "[SRUN_ARGS=...] bash $0 PARTITION JOB_NAME CONFIG" \
+        "[train.py options]" >&2
+    exit 2
+fi
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
