@@ -18,18 +18,18 @@ def launch(script: str, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize('script, args, usage', [
     ('dist_train.sh', [], 'CONFIG NPROC'),
     ('dist_train.sh', ['configs/demo/pretrain_prompter.py'], 'CONFIG NPROC'),
-    ('dist_train.sh', ['configs/demo/pretrain_prompter.py', '--amp'],
-     'CONFIG NPROC'),
-    ('dist_test.sh', ['configs/demo/pretrain.py', 'epoch_10.pth'],
-     'CONFIG CHECKPOINT NPROC'),
+    ('dist_train.sh', ['configs/demo/pretrain_prompter.py', '--amp'
+                       ], 'CONFIG NPROC'),
+    ('dist_test.sh', ['configs/demo/pretrain.py', 'epoch_10.pth'
+                      ], 'CONFIG CHECKPOINT NPROC'),
     ('dist_run.sh', ['tools/train.py'], 'TOOL.py NPROC'),
     ('slurm_train.sh', ['partition', 'job'], 'PARTITION JOB_NAME CONFIG'),
 ])
 def test_missing_arguments_print_usage(script, args, usage):
     done = launch(script, *args)
     assert done.returncode == 2
-    assert f'usage: bash {REPO / "tools" / script} {usage}' in done.stderr \
-        or (script == 'slurm_train.sh' and usage in done.stderr)
+    assert done.stderr.startswith('usage:')
+    assert f'{script} {usage}' in done.stderr
     assert 'unbound variable' not in done.stderr
     assert 'Traceback' not in done.stderr
 
