@@ -8,10 +8,11 @@ import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import initialize
-from timm.models import load_checkpoint
+from timm.models import clean_state_dict
 
 from alpro.registry import BACKBONES
-from .vit_checkpoint import check_pretrained_file
+from alpro.utils.checkpoint import load_state_dict_checked
+from .vit_checkpoint import check_pretrained_file, load_state_dict_file
 
 __all__ = ['FrameViT']
 
@@ -38,10 +39,12 @@ class FrameViT(BaseModule):
         num_frames: T the model is meant for (any T works).
         with_cp: gradient checkpointing inside the timm model.
         pretrained: local checkpoint of that model (``.safetensors``,
-            ``.pth``, ``.bin``, or ``.npz`` where timm reads it), loaded by
-            :meth:`init_weights` through timm's loader and the model
+            ``.pth``, ``.bin``, or ``.npz`` where the timm model reads one),
+            loaded by :meth:`init_weights`: pickled files through alpro's
+            safe loader (``torch.load(weights_only=True)``, nothing unsafe
+            allow-listed, whatever the timm version), then the model
             family's ``checkpoint_filter_fn`` (which resamples position
-            embeddings).
+            embeddings); a tensor whose shape still differs is an error.
         init_cfg: MMEngine init config, applied after the above.
         **model_kwargs: more arguments of ``timm.create_model`` (e.g.
             ``embed_dim``, ``depth``, ``reg_tokens``, ``drop_path_rate``).
@@ -119,37 +122,53 @@ class FrameViT(BaseModule):
         self._is_init = True
 
     def _load_pretrained(self, path: str) -> None:
-        path = check_pretrained_file(
-            path,
-            hint=(f"save timm's {self.model_name!r} weights there on a "
-                  'machine with network, e.g. `torch.save(timm.create_model('
-                  f"'{self.model_name}', pretrained=True).state_dict(), "
-                  'PATH)` or with safetensors.torch.save_file; alpro never '
-                  'downloads'))
-        # The model family's own filter adapts foreign layouts and
-        # resamples position embeddings to this img_size.
-        family = sys.modules.get(type(self.model).__module__)
-        filter_fn = getattr(family, 'checkpoint_filter_fn', None)
-        incompatible = load_checkpoint(
-            self.model, path, strict=False, filter_fn=filter_fn)
-        if incompatible is None:  # an .npz, read by the model itself
+        hint = (f"save timm's {self.model_name!r} weights there on a machine "
+                'with network, e.g. `torch.save(timm.create_model('
+                f"'{self.model_name}', pretrained=True).state_dict(), PATH)` "
+                'or with safetensors.torch.save_file; alpro never downloads')
+        path = check_pretrained_file(path, hint=hint)
+        if path.endswith('.npz'):
+            # Google's JAX files: numpy arrays, read by the model itself
+            # (np.load without pickles)
+            if not hasattr(self.model, 'load_pretrained'):
+                raise ValueError(
+                    f'{path}: {type(self.model).__name__} cannot read an '
+                    '.npz file; give a .safetensors or .pth state dict')
+            self.model.load_pretrained(path)
             print_log(
                 f'FrameViT: loaded {path} into {self.model_name}',
                 logger='current')
             return
+        # Never timm's load_checkpoint: before the timm versions that pass
+        # weights_only=True it unpickles anything.
+        state_dict = clean_state_dict(load_state_dict_file(path, hint=hint))
+        # The model family's own filter adapts foreign layouts and
+        # resamples position embeddings to this img_size.
+        family = sys.modules.get(type(self.model).__module__)
+        filter_fn = getattr(family, 'checkpoint_filter_fn', None)
+        if filter_fn is not None:
+            state_dict = filter_fn(state_dict, self.model)
+        incompatible = load_state_dict_checked(
+            self.model, state_dict, source=path)
         # The classifier was removed (num_classes=0): its keys are expected.
         unexpected = [
             k for k in incompatible.unexpected_keys
             if not k.startswith(('head.', 'fc_norm.', 'head_dist.'))
         ]
+        missing = incompatible.missing_keys
         print_log(
-            f'FrameViT: loaded {path} into {self.model_name}; missing keys '
-            f'(left randomly initialised): '
-            f'{incompatible.missing_keys or "none"}; unexpected keys '
-            f'(ignored): {unexpected or "none"}',
+            f'FrameViT: loaded {path} into {self.model_name}; '
+            f'{len(missing)} missing keys (left randomly initialised), '
+            f'{len(unexpected)} unexpected keys (ignored)' +
+            ('; the keys at DEBUG level' if missing or unexpected else ''),
             logger='current',
-            level=logging.WARNING
-            if incompatible.missing_keys or unexpected else logging.INFO)
+            level=logging.WARNING if missing or unexpected else logging.INFO)
+        if missing or unexpected:
+            print_log(
+                f'FrameViT: missing keys: {", ".join(missing) or "none"}; '
+                f'unexpected keys: {", ".join(unexpected) or "none"}',
+                logger='current',
+                level=logging.DEBUG)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """
