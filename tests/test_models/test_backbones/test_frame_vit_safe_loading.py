@@ -43,10 +43,11 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
     monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
     marker = tmp_path / 'code_ran'
     path = tmp_path / 'vit.pth'
-    torch.save({
-        'state_dict': tiny_state_dict(),
-        'payload': WritesAFile(marker)
-    }, path)
+    torch.save(
+        {
+            'state_dict': tiny_state_dict(),
+            'payload': WritesAFile(marker)
+        }, path)
     backbone = FrameViT(**TINY, pretrained=str(path))
     with pytest.raises(UnsafeCheckpointError) as error:
         backbone.init_weights()
