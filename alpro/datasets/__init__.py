@@ -1,16 +1,19 @@
 """Datasets (``alpro.registry.DATASETS``) and their transforms."""
 from . import transforms  # noqa: F401  (registers every transform)
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
+from .base_video_text_dataset import BaseVideoTextDataset
 from .cc3m import CC3MDataset
 from .didemo import DiDeMoRetrievalDataset
 from .entity_vocab import load_entities
-from .errors import BadSampleError
+from .errors import AnnotationError, BadRowError, BadSampleError, SkipRow
 from .msrvtt import MSRVTTRetrievalDataset
+from .restricted_unpickler import load_dataframe
+from .row_policy import RowReport, parse_rows
 from .video_qa import VideoQADataset
 from .webvid import WebVidDataset
 
 __all__ = [
-    'AnnotationError', 'BadSampleError', 'BaseVideoTextDataset', 'CC3MDataset',
-    'DiDeMoRetrievalDataset', 'MSRVTTRetrievalDataset', 'VideoQADataset',
-    'WebVidDataset', 'load_entities'
+    'AnnotationError', 'BadRowError', 'BadSampleError', 'BaseVideoTextDataset',
+    'CC3MDataset', 'DiDeMoRetrievalDataset', 'MSRVTTRetrievalDataset',
+    'RowReport', 'SkipRow', 'VideoQADataset', 'WebVidDataset',
+    'load_dataframe', 'load_entities', 'parse_rows'
 ]

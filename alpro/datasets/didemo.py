@@ -2,8 +2,9 @@
 from typing import List
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
-                                      iter_jsonl)
+from .base_video_text_dataset import (BaseVideoTextDataset, jsonl_lines,
+                                      jsonl_record)
+from .errors import BadRowError
 
 __all__ = ['DiDeMoRetrievalDataset']
 
@@ -16,7 +17,8 @@ class DiDeMoRetrievalDataset(BaseVideoTextDataset):
     video per line, ``{"caption": paragraph, "clip_name": str}``, where the
     paragraph is a string or a list of sentences (joined with single spaces
     into one query). The video is ``{data_prefix.video}/{clip_name}{ext}``
-    (the release converts DiDeMo's videos to ``.mp4``).
+    (the release converts DiDeMo's videos to ``.mp4``). Lines that cannot
+    be used are bad rows, see :class:`BaseVideoTextDataset`.
 
     Args:
         ann_file: the jsonl.
@@ -31,30 +33,28 @@ class DiDeMoRetrievalDataset(BaseVideoTextDataset):
         self.video_ext = video_ext
         super().__init__(ann_file=ann_file, **kwargs)
 
-    def _paragraph(self, caption: object, line: int) -> str:
+    @staticmethod
+    def _paragraph(caption: object) -> str:
         if isinstance(caption, list):
             if not all(isinstance(s, str) for s in caption):
-                raise AnnotationError(self.ann_file, line,
-                                      'caption list holds a non-string')
+                raise BadRowError('caption list holds a non-string')
             caption = ' '.join(s.strip() for s in caption if s.strip())
         if not isinstance(caption, str) or not caption.strip():
-            raise AnnotationError(
-                self.ann_file, line,
+            raise BadRowError(
                 'caption must be a non-empty string or list of sentences')
         return caption.strip()
 
     def load_data_list(self) -> List[dict]:
-        data_list = []
-        for line, record in iter_jsonl(self.ann_file,
-                                       ('caption', 'clip_name')):
+
+        def parse(line: int, text: str) -> dict:
+            record = jsonl_record(text, ('caption', 'clip_name'))
             clip = record['clip_name']
             if not isinstance(clip, str) or not clip.strip():
-                raise AnnotationError(self.ann_file, line,
-                                      'empty or non-string clip_name')
+                raise BadRowError('empty or non-string clip_name')
             clip = clip.strip()
-            data_list.append(
-                dict(
-                    video_id=clip,
-                    video_path=self.resolve_path(clip + self.video_ext, line),
-                    text=self._paragraph(record['caption'], line)))
-        return data_list
+            return dict(
+                video_id=clip,
+                video_path=self.resolve_path(clip + self.video_ext, line),
+                text=self._paragraph(record['caption']))
+
+        return self.collect_rows(jsonl_lines(self.ann_file), parse)

@@ -1,4 +1,63 @@
-"""The error raised for a sample whose video or image cannot be used."""
+"""The errors of the datasets: a malformed annotation, an unusable row, a bad
+video or image."""
+from typing import Optional
+
+__all__ = ['AnnotationError', 'BadRowError', 'SkipRow', 'BadSampleError']
+
+
+class AnnotationError(ValueError):
+    """An annotation file cannot be used; the message names file and line.
+
+    Args:
+        ann_file: the annotation file.
+        line: the line (or row, record) at fault; None for the whole file.
+        problem: what is wrong, and what to do about it.
+        unit: what ``line`` counts: 'line', 'row', 'record', ...
+    """
+
+    def __init__(self,
+                 ann_file: str,
+                 line: Optional[int],
+                 problem: str,
+                 unit: str = 'line') -> None:
+        where = ann_file if line is None else f'{ann_file}, {unit} {line}'
+        super().__init__(f'{where}: {problem}')
+
+
+class BadRowError(ValueError):
+    """One row of an annotation cannot be used (an empty caption, a wrong
+    field count, ...).
+
+    Raised by a dataset's row parser; :func:`~alpro.datasets.parse_rows`
+    catches it and counts the row, so that one bad row does not cost the
+    whole file (see ``max_bad_row_ratio`` of
+    :class:`~alpro.datasets.BaseVideoTextDataset`).
+
+    Args:
+        problem: what is wrong with the row.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class SkipRow(Exception):
+    """A row that a documented rule leaves out (WebVid's empty ``page_dir``,
+    ALPRO's ``txt_len`` bound, an image that was never downloaded, ...);
+    counted by reason, never bounded.
+
+    Args:
+        reason: the rule, as the start-up summary names it.
+        left_out_in_test: at evaluation, keep the row as a left-out
+            placeholder that the metric counts (for a row that belongs to
+            the benchmark but cannot be scored), instead of leaving it out.
+    """
+
+    def __init__(self, reason: str, left_out_in_test: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.left_out_in_test = left_out_in_test
 
 
 class BadSampleError(Exception):

@@ -4,8 +4,9 @@ import os.path as osp
 from typing import List, Optional, Set
 
 from alpro.registry import DATASETS
-from .base_video_text_dataset import (AnnotationError, BaseVideoTextDataset,
-                                      iter_jsonl, load_json)
+from .base_video_text_dataset import (BaseVideoTextDataset, jsonl_lines,
+                                      jsonl_record, load_json)
+from .errors import AnnotationError, BadRowError
 
 __all__ = ['MSRVTTRetrievalDataset']
 
@@ -34,7 +35,10 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
       ``key,vid_key,video_id,sentence``, one sentence per video.
 
     Each sample has ``video_id`` (the clip name), ``video_path``
-    (``{data_prefix.video}/{clip}{video_ext}``) and ``text``.
+    (``{data_prefix.video}/{clip}{video_ext}``) and ``text``. Rows that
+    cannot be used (an empty caption or clip name, a line that is not JSON,
+    a row of the wrong length) are bad rows, see
+    :class:`BaseVideoTextDataset`.
 
     Args:
         ann_file: the jsonl, ``MSRVTT_data.json`` or the JSFusion csv.
@@ -73,11 +77,9 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
                 line: Optional[int],
                 unit: str = 'line') -> dict:
         if not isinstance(clip, str) or not clip.strip():
-            raise AnnotationError(self.ann_file, line,
-                                  'empty or non-string clip name', unit)
+            raise BadRowError('empty or non-string clip name')
         if not isinstance(text, str) or not text.strip():
-            raise AnnotationError(self.ann_file, line,
-                                  'empty or non-string caption', unit)
+            raise BadRowError('empty or non-string caption')
         clip = clip.strip()
         return dict(
             video_id=clip,
@@ -85,11 +87,12 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
             text=text.strip())
 
     def _load_jsonl(self) -> List[dict]:
-        return [
-            self._sample(record['clip_name'], record['caption'], line)
-            for line, record in iter_jsonl(self.ann_file, ('caption',
-                                                           'clip_name'))
-        ]
+
+        def parse(line: int, text: str) -> dict:
+            record = jsonl_record(text, ('caption', 'clip_name'))
+            return self._sample(record['clip_name'], record['caption'], line)
+
+        return self.collect_rows(jsonl_lines(self.ann_file), parse)
 
     def _read_split(self) -> Set[str]:
         if not self.split_file:
@@ -119,19 +122,23 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
             raise AnnotationError(
                 self.ann_file, None,
                 "expected MSRVTT_data.json: an object with a 'sentences' list")
-        data_list, seen = [], set()
-        for index, sentence in enumerate(sentences):
+        seen = set()
+
+        def parse(index: int, sentence: object) -> dict:
             if not isinstance(sentence, dict) or not {'video_id', 'caption'
                                                       } <= set(sentence):
-                raise AnnotationError(
-                    self.ann_file, index,
-                    "expected an object with 'video_id' and 'caption'",
-                    'sentence')
-            if sentence['video_id'] in wanted:
-                seen.add(sentence['video_id'])
-                data_list.append(
-                    self._sample(sentence['video_id'], sentence['caption'],
-                                 index, 'sentence'))
+                raise BadRowError(
+                    "expected an object with 'video_id' and 'caption'")
+            seen.add(sentence['video_id'])
+            return self._sample(sentence['video_id'], sentence['caption'],
+                                index, 'sentence')
+
+        # the split's sentences, and the malformed ones (of any video)
+        rows = ((index, sentence) for index, sentence in enumerate(sentences)
+                if not isinstance(sentence, dict)
+                or not isinstance(sentence.get('video_id'), str)
+                or sentence['video_id'] in wanted)
+        data_list = self.collect_rows(rows, parse, 'sentence')
         missing = sorted(wanted - seen)
         if missing:
             raise AnnotationError(
@@ -141,7 +148,6 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
         return data_list
 
     def _load_jsfusion(self) -> List[dict]:
-        data_list = []
         with open(self.ann_file, newline='', encoding='utf-8') as f:
             reader = csv.DictReader(f)
             missing = set(JSFUSION_COLUMNS) - set(reader.fieldnames or ())
@@ -150,13 +156,13 @@ class MSRVTTRetrievalDataset(BaseVideoTextDataset):
                     self.ann_file, 1,
                     f'header lacks {sorted(missing)}; expected '
                     'MSRVTT_JSFUSION_test.csv: key,vid_key,video_id,sentence')
-            for row in reader:
+            width = len(reader.fieldnames)
+
+            def parse(line: int, row: dict) -> dict:
                 if None in row or None in row.values():
-                    raise AnnotationError(
-                        self.ann_file, reader.line_num,
-                        f'expected {len(reader.fieldnames)} fields, got a '
-                        'row of another length')
-                data_list.append(
-                    self._sample(row['video_id'], row['sentence'],
-                                 reader.line_num))
-        return data_list
+                    raise BadRowError(f'expected {width} fields, got a row '
+                                      'of another length')
+                return self._sample(row['video_id'], row['sentence'], line)
+
+            return self.collect_rows(
+                ((reader.line_num, row) for row in reader), parse)

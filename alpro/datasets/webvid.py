@@ -1,14 +1,13 @@
 """WebVid video-caption pairs: the official CSV and ALPRO's pickled form."""
 import csv
-import logging
+import numbers
 import os.path as osp
-import pickle
 from typing import List
 
-from mmengine.logging import print_log
-
 from alpro.registry import DATASETS
-from .base_video_text_dataset import AnnotationError, BaseVideoTextDataset
+from .base_video_text_dataset import BaseVideoTextDataset
+from .errors import AnnotationError, BadRowError, SkipRow
+from .restricted_unpickler import load_dataframe
 
 __all__ = ['WebVidDataset']
 
@@ -29,8 +28,13 @@ class WebVidDataset(BaseVideoTextDataset):
     * ``.pkl``: ALPRO's release (``train.pkl``), a pickled pandas DataFrame
       with ``video_id`` (the path stem under the root), ``text`` and
       ``txt_len``; rows with ``txt_len >= max_txt_len`` are dropped, as ALPRO
-      does. A pickle can run code when read: only name one you trust.
-      Reading it needs pandas.
+      does. It is read with a restricted unpickler that admits only plain
+      types, numpy arrays and the pandas objects a DataFrame of strings and
+      integers is made of (see :func:`~alpro.datasets.load_dataframe`);
+      reading it needs pandas.
+
+    Rows with an empty video id or caption, or of the wrong length, are bad
+    rows: skipped and counted (see :class:`BaseVideoTextDataset`).
 
     Args:
         ann_file: the CSV or pickle.
@@ -61,19 +65,19 @@ class WebVidDataset(BaseVideoTextDataset):
 
     def _sample(self,
                 stem: str,
-                text: str,
+                text: object,
                 line: int,
                 unit: str = 'line') -> dict:
-        if not stem or not text.strip():
-            raise AnnotationError(self.ann_file, line,
-                                  'empty video id or caption', unit)
+        if not stem:
+            raise BadRowError('empty video id')
+        if not isinstance(text, str) or not text.strip():
+            raise BadRowError('empty caption')
         return dict(
             video_id=stem,
             video_path=self.resolve_path(stem + self.video_ext, line, unit),
             text=text.strip())
 
     def _load_csv(self) -> List[dict]:
-        data_list, dropped = [], 0
         with open(self.ann_file, newline='', encoding='utf-8') as f:
             reader = csv.DictReader(f)
             missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
@@ -82,45 +86,48 @@ class WebVidDataset(BaseVideoTextDataset):
                     self.ann_file, 1,
                     f'header lacks {sorted(missing)}; expected the official '
                     'columns videoid,contentUrl,duration,page_dir,name')
-            for row in reader:
-                line = reader.line_num
+            width = len(reader.fieldnames)
+
+            def parse(line: int, row: dict) -> dict:
                 if None in row or None in row.values():
-                    raise AnnotationError(
-                        self.ann_file, line,
-                        f'expected {len(reader.fieldnames)} fields, got a '
-                        'row of another length')
-                if not row['page_dir'].strip():
-                    dropped += 1
-                    continue
-                data_list.append(
-                    self._sample(
-                        osp.join(row['page_dir'].strip(),
-                                 row['videoid'].strip()), row['name'], line))
-        if dropped:
-            print_log(
-                f'{self.ann_file}: dropped {dropped} rows with an empty '
-                'page_dir (as the official WebVid tools do)',
-                logger='current',
-                level=logging.WARNING)
-        return data_list
+                    raise BadRowError(f'expected {width} fields, got a row '
+                                      'of another length')
+                page_dir = row['page_dir'].strip()
+                if not page_dir:
+                    raise SkipRow('empty page_dir (as the official WebVid '
+                                  'tools do)')
+                videoid = row['videoid'].strip()
+                # resolve_path normalises a doubled '/'
+                stem = videoid and page_dir + '/' + videoid
+                return self._sample(stem, row['name'], line)
+
+            # line_num is read after the row, so a quoted newline counts
+            return self.collect_rows(
+                ((reader.line_num, row) for row in reader), parse)
 
     def _load_alpro_pickle(self) -> List[dict]:
-        try:
-            import pandas  # noqa: F401  (the pickle holds a DataFrame)
-        except ImportError as error:
-            raise ImportError(f"reading ALPRO's {self.ann_file} needs pandas: "
-                              '`pip install pandas`') from error
-        with open(self.ann_file, 'rb') as f:
-            frame = pickle.load(f)
+        frame = load_dataframe(self.ann_file)
         missing = {'video_id', 'text', 'txt_len'} - set(frame.columns)
         if missing:
             raise AnnotationError(
                 self.ann_file, None,
                 f"ALPRO's WebVid DataFrame lacks columns {sorted(missing)}")
-        data_list = []
-        for row, (video_id, text, txt_len) in enumerate(
-                zip(frame['video_id'], frame['text'], frame['txt_len'])):
-            if int(txt_len) < self.max_txt_len:
-                data_list.append(
-                    self._sample(str(video_id), str(text), row, 'row'))
-        return data_list
+
+        def parse(row: int, values: tuple) -> dict:
+            video_id, text, txt_len = values
+            try:
+                too_long = int(txt_len) >= self.max_txt_len
+            except (TypeError, ValueError):
+                raise BadRowError(
+                    f'txt_len {txt_len!r} is not a number') from None
+            if too_long:
+                raise SkipRow(f'txt_len >= max_txt_len={self.max_txt_len} '
+                              '(as ALPRO does)')
+            # a missing id reads as NaN, a float
+            stem = str(video_id).strip() if isinstance(
+                video_id, (str, numbers.Integral)) else ''
+            return self._sample(stem, text, row, 'row')
+
+        return self.collect_rows(
+            enumerate(zip(frame['video_id'], frame['text'], frame['txt_len'])),
+            parse, 'row')

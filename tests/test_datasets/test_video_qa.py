@@ -81,12 +81,113 @@ def test_test_set_needs_training_vocab(tmp_path):
     assert len(dataset.ans2label) == 4
 
 
-def test_unknown_answer_type_is_other(tmp_path):
+def test_answer_types_are_never_folded_into_another(tmp_path):
     ann = tmp_path / 'train.jsonl'
-    ann.write_text(
-        json.dumps(dict(question='q', answer='a', video_id='v')) + '\n')
+    rows = [
+        dict(question='which dog runs', answer='a', video_id='v'),
+        dict(
+            question='whose hat is it',
+            answer='a',
+            video_id='v',
+            answer_type='whose'),
+        dict(question='what runs', answer='a', video_id='v'),
+    ]
+    ann.write_text(''.join(json.dumps(r) + '\n' for r in rows))
     dataset = VideoQADataset(ann_file=str(ann))
-    assert dataset.get_data_info(0)['answer_type'] == 'other'
+    # a missing type is the question's wh-word, an unknown one keeps its name
+    assert [dataset.get_data_info(i)['answer_type']
+            for i in range(3)] == ['which', 'whose', 'what']
+    assert dataset.answer_type_counts == dict(which=1, whose=1, what=1)
+    ann.write_text(
+        json.dumps(
+            dict(question='q', answer='a', video_id='v', answer_type=3)) +
+        '\n')
+    with pytest.raises(
+            AnnotationError, match='line 1: empty or non-string '
+            'answer_type'):
+        VideoQADataset(ann_file=str(ann))
+
+
+def test_unknown_answer_type_has_its_own_accuracy():
+    from alpro.evaluation import VideoQAMetric
+    metric = VideoQAMetric()
+    metric.process(
+        dict(data_samples=[]), [
+            dict(pred_label=0, answer_label=0, answer_type='which'),
+            dict(pred_label=1, answer_label=0, answer_type='what'),
+        ])
+    metrics = metric.evaluate(2)
+    assert metrics['qa/acc_which'] == 100.0 and metrics['qa/acc_what'] == 0
+    assert 'qa/acc_other' not in metrics
+
+
+def write_public(path, rows):
+    """The authors' {split}_qa.json: a list with integer video ids."""
+    path.write_text(
+        json.dumps([
+            dict(question=q, answer=a, video_id=v, id=i)
+            for i, (q, a, v) in enumerate(rows)
+        ]))
+    return path
+
+
+def test_msrvtt_qa_public_json(tmp_path):
+    train = write_public(tmp_path / 'train_qa.json', [
+        ('what is a man doing', 'sing', 7010),
+        ('who is singing', 'man', 7010),
+        ('what is a woman doing', 'sing', 7011),
+        ('what is in the sky', 'bird', 7011),
+    ])
+    dataset = VideoQADataset(
+        ann_file=str(train),
+        answer_vocab_size=2,
+        video_name='video{video_id}',
+        data_prefix=dict(video=str(tmp_path)))
+    # the 2 most frequent training answers: sing (2), then the tie of bird
+    # and man, broken alphabetically
+    assert dataset.ans2label == {'sing': 0, 'bird': 1}
+    assert len(dataset) == 3  # 'man' is out of the vocabulary: left out
+    info = dataset.get_data_info(2)
+    assert info['video_path'] == str(tmp_path / 'video7011.mp4')
+    assert (info['question_id'], info['answer_type'],
+            info['answer_label']) == (3, 'what', 1)
+    test = write_public(tmp_path / 'test_qa.json',
+                        [('who is singing', 'man', 7012),
+                         ('what is in the sky', 'bird', 7012)])
+    dataset = VideoQADataset(
+        ann_file=str(test),
+        vocab_ann_file=str(train),
+        answer_vocab_size=2,
+        video_name='video{video_id}',
+        test_mode=True)
+    assert [dataset.get_data_info(i)['answer_label']
+            for i in range(2)] == [-1, 1]
+    assert dataset.get_data_info(0)['answer_type'] == 'who'
+
+
+def test_msvd_qa_public_json_with_youtube_mapping(tmp_path):
+    mapping = tmp_path / 'youtube_mapping.txt'
+    mapping.write_text('-4wsuPCjDBc_5_15 vid1\n-7KMZQEsJW4_205_208 vid2\n')
+    ann = write_public(tmp_path / 'train_qa.json', [
+        ('what is a cat doing', 'play', 1),
+        ('who is playing', 'cat', 2),
+    ] + [('what is it', 'cat', 2)] * 98 + [('what is it', 'cat', 3)])
+    dataset = VideoQADataset(
+        ann_file=str(ann),
+        video_name='vid{video_id}',
+        video_mapping_file=str(mapping),
+        video_ext='.avi',
+        data_prefix=dict(video=str(tmp_path / 'videos')))
+    assert len(dataset) == 100
+    assert dataset.get_data_info(0)['video_path'] == str(
+        tmp_path / 'videos/-4wsuPCjDBc_5_15.avi')
+    # a video missing from the mapping is a bad row, named
+    assert dataset.row_reports[0].bad == [
+        (100, f"video 'vid3' is not in {mapping}")
+    ]
+    mapping.write_text('one field\nx\n')
+    with pytest.raises(AnnotationError, match=r'mapping\.txt, line 2'):
+        VideoQADataset(ann_file=str(ann), video_mapping_file=str(mapping))
 
 
 @pytest.mark.parametrize('line, problem', [

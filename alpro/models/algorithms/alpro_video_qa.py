@@ -72,11 +72,20 @@ class AlproVideoQA(VideoTextEncoders):
         fused = self.text_encoder.fuse(text_tokens, text_mask, video_tokens)
         return fused[:, 0]
 
-    @staticmethod
-    def answer_labels(data_samples: List[VideoTextDataSample],
+    def answer_labels(self, data_samples: List[VideoTextDataSample],
                       device: torch.device) -> torch.Tensor:
         """The ``(B,)`` long ``answer_label`` of the samples, -1 where the
-        answer is out of the vocabulary."""
+        answer is out of the vocabulary.
+
+        This is where the dataset's answer vocabulary meets the head: a
+        label the head has no output for (``>= num_answers``) is refused
+        here, on the host (the data samples' labels are CPU values), with
+        the sizes to fix; on the device it would be a bare index error.
+
+        Raises:
+            KeyError: a sample has no ``answer_label``.
+            ValueError: a label is ``>= num_answers`` or below -1.
+        """
         labels = []
         for sample in data_samples:
             label = sample.get('answer_label')
@@ -86,7 +95,27 @@ class AlproVideoQA(VideoTextEncoders):
                     "'answer_label'; the QA dataset must pack the index of "
                     'its answer in train_ans2label.json (-1 if absent)')
             labels.append(torch.as_tensor(label).reshape(()))
-        return torch.stack(labels).to(device, torch.long, non_blocking=True)
+        labels = torch.stack(labels)
+        if labels.device.type == 'cpu':  # a check that costs no device sync
+            self.check_labels(labels)
+        return labels.to(device, torch.long, non_blocking=True)
+
+    def check_labels(self, labels: torch.Tensor) -> None:
+        """Refuse answer labels outside ``[-1, num_answers)``.
+
+        Args:
+            labels: ``(B,)`` CPU tensor of ``answer_label``.
+        """
+        wrong = labels[(labels >= self.num_answers) | (labels < -1)]
+        if wrong.numel():
+            raise ValueError(
+                f'AlproVideoQA: answer_label {int(wrong[0])} is outside '
+                f'[-1, {self.num_answers}), the QA head\'s answers '
+                f'(num_answers={self.num_answers}): the dataset\'s answer '
+                'vocabulary '
+                "(train_ans2label.json, its metainfo['ans2label']) is larger "
+                'than the head. Set model.num_answers to the size of that '
+                "vocabulary, len(dataset.metainfo['ans2label']).")
 
     def loss(
             self, inputs: Dict[str, torch.Tensor],
@@ -115,6 +144,10 @@ class AlproVideoQA(VideoTextEncoders):
     ) -> List[VideoTextDataSample]:
         """Put ``pred_score`` ``(A,)`` (softmax) and ``pred_label`` (a long
         scalar tensor) on each data sample."""
+        gold = [s.get('answer_label') for s in data_samples]
+        if gold and all(g is not None for g in gold):
+            # the same vocabulary check as in training, where labels exist
+            self.answer_labels(data_samples, torch.device('cpu'))
         logits = self.qa_head(self.extract_feat(inputs)).float()
         scores = logits.softmax(-1)
         labels = scores.argmax(-1)
