@@ -14,6 +14,7 @@ Raw = TypeVar('Raw')
 
 #: rows named in full in a summary or an error; the rest are counted
 SHOWN = 5
+NEWLINE = '\n'
 
 
 def left_out_row(where: str) -> dict:
@@ -64,11 +65,15 @@ class RowReport:
     def bad_ratio(self) -> float:
         return len(self.bad) / self.total if self.total else 0.0
 
-    def _listed(self, rows: List[Tuple[int, str]]) -> str:
+    def count(self, number: int) -> str:
+        """``'1 line'``, ``'3 lines'``."""
+        return f'{number} {self.unit}{"" if number == 1 else "s"}'
+
+    def _listed(self, rows: List[Tuple[int, str]], indent: str) -> str:
         shown = [f'{self.where(line)}: {problem}' for line, problem in rows]
-        text = '\n  '.join(shown[:SHOWN])
+        text = indent + indent.join(shown[:SHOWN])
         if len(shown) > SHOWN:
-            text += f'\n  ... and {len(shown) - SHOWN} more'
+            text += f'{indent}... and {len(shown) - SHOWN} more'
         return text
 
     def check(self, max_bad_ratio: float) -> None:
@@ -82,34 +87,34 @@ class RowReport:
             return
         raise AnnotationError(
             self.ann_file, None,
-            f'{len(self.bad)} of {self.total} {self.unit}s cannot be used '
+            f'{len(self.bad)} of {self.count(self.total)} cannot be used '
             f'({100 * self.bad_ratio():.2f}%, more than '
             f'max_bad_row_ratio={max_bad_ratio}); fix them, or raise '
             'max_bad_row_ratio on the dataset to skip them. The first ones:'
-            f'\n  {self._listed(self.bad)}')
+            f'{self._listed(self.bad, NEWLINE + "  ")}')
 
     def summary(self, test_mode: bool) -> Optional[str]:
         """One message for the log: the bad rows (the first in full) and the
         rows each rule left out; None when every row was used."""
         if not self.bad and not self.skipped:
             return None
-        parts = [
-            f'{self.ann_file}: {self.total} {self.unit}s read, '
+        lines = [
+            f'{self.ann_file}: {self.count(self.total)} read, '
             f'{self.used} used'
         ]
         if self.bad:
             fate = ('left out of the evaluation (the metric counts them as '
                     'left_out)' if test_mode else 'skipped')
-            parts.append(f'{len(self.bad)} bad {self.unit}s {fate} '
-                         f'({100 * self.bad_ratio():.2f}%):\n  '
-                         f'{self._listed(self.bad)}')
-        for reason, lines in self.skipped.items():
-            shown = ', '.join(str(line) for line in lines[:SHOWN])
-            more = f' and {len(lines) - SHOWN} more' if len(
-                lines) > SHOWN else ''
-            parts.append(f'{len(lines)} {self.unit}s left out: {reason} '
+            lines.append(f'  bad: {self.count(len(self.bad))} {fate} '
+                         f'({100 * self.bad_ratio():.2f}%):'
+                         f'{self._listed(self.bad, NEWLINE + "    ")}')
+        for reason, rows in self.skipped.items():
+            shown = ', '.join(str(row) for row in rows[:SHOWN])
+            more = (f' and {len(rows) - SHOWN} more'
+                    if len(rows) > SHOWN else '')
+            lines.append(f'  left out: {self.count(len(rows))}, {reason} '
                          f'({self.unit}s {shown}{more})')
-        return '; '.join(parts)
+        return '\n'.join(lines)
 
     def log(self, test_mode: bool) -> None:
         """Log :meth:`summary` once, at WARNING; in training, also record

@@ -56,10 +56,10 @@ def test_webvid_empty_captions_are_skipped_counted_and_named(
         dataset.get_data_info(i)['text']
         for i in range(len(dataset))
     }
-    summary = [m for m in warnings_logged if 'bad lines' in m]
+    summary = [m for m in warnings_logged if 'bad: ' in m]
     assert len(summary) == 1  # one summary at start-up
     assert '300 lines read, 298 used' in summary[0]
-    assert '2 bad lines skipped' in summary[0]
+    assert 'bad: 2 lines skipped' in summary[0]
     assert f'{ann}, line 6: empty caption' in summary[0]
     assert f'{ann}, line 252: empty caption' in summary[0]
     hub = MessageHub.get_current_instance()
@@ -140,7 +140,7 @@ def test_at_evaluation_bad_rows_are_left_out_and_the_metric_counts_them(
                 data_keys=('answer_label', )),
         ])
     assert len(dataset) == 3  # nothing skipped silently
-    assert any('1 bad lines left out of the evaluation' in m
+    assert any('bad: 1 line left out of the evaluation' in m
                for m in warnings_logged)
     batch = pseudo_collate([dataset[i] for i in range(3)])
     assert batch['inputs'][1] is None
