@@ -1,13 +1,16 @@
 """Train a model from a config: python tools/train.py CONFIG [options]."""
 import argparse
+from typing import List
 
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.logging import print_log
 
 from alpro.utils import close_distributed
-from alpro.utils.cli import (add_runner_arguments, amp_available,
-                             load_runner_config, use_bf16, use_bf16_evaluation,
-                             use_compile_hook)
+from alpro.utils.cli import (ToolRunner, add_runner_arguments, amp_available,
+                             load_runner_config,
+                             refuse_checkpoints_in_work_dir, reported_errors,
+                             use_bf16, use_bf16_evaluation, use_compile_hook)
+from alpro.utils.required_paths import check_required_paths
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -20,6 +23,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         const='auto',
         help='resume from CHECKPOINT, or, without a value, from the latest '
         'checkpoint in the work dir')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='start a new run in a work dir that holds checkpoints, '
+        'overwriting them (refused without this or --resume)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -54,15 +62,35 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def loaders_used(cfg: Config) -> List[str]:
+    """The dataloaders a training run builds."""
+    loaders = ['train_dataloader']
+    if cfg.get('val_cfg') and cfg.get('val_evaluator'):
+        loaders.append('val_dataloader')
+    return loaders
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = apply_train_args(load_runner_config(args), args)
-    runner = Runner.from_cfg(cfg)
-    print(
-        f'alpro train: rank {runner.rank} of {runner.world_size} on '
-        f'{next(runner.model.parameters()).device}',
-        flush=True)
-    runner.train()
+    with reported_errors('train.py', args.debug):
+        cfg = apply_train_args(load_runner_config(args), args)
+        if not args.overwrite:
+            refuse_checkpoints_in_work_dir(cfg)
+        check_required_paths(
+            cfg,
+            loaders_used(cfg),
+            checkpoint=cfg.get('load_from'),
+            config_file=args.config)
+        runner = ToolRunner.from_cfg(cfg)
+        print(
+            f'alpro train: rank {runner.rank} of {runner.world_size} on '
+            f'{next(runner.model.parameters()).device}',
+            flush=True)
+        print_log(
+            'alpro train: the environment, the config and the hook order '
+            f'are in {runner.logger.log_file}',
+            logger=runner.logger)
+        runner.train()
     close_distributed()
 
 

@@ -1,21 +1,36 @@
-"""What the train and test tools share: common options, config loading."""
+"""What the train and test tools share: common options, config loading,
+errors a user can act on, a readable console."""
 import argparse
+import contextlib
+import glob
 import logging
 import os
 import os.path as osp
-from typing import Optional
+import sys
+from typing import Iterator, Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
+from mmengine.runner import Runner
 
+from .config_overrides import ConfigOverrideError, apply_overrides
 from .distributed import init_distributed
+from .log_filters import quiet_console
+from .required_paths import MissingInputsError, RequiredPath
 from .setup_env import register_all_modules
 
 __all__ = [
-    'add_runner_arguments', 'amp_available', 'load_runner_config', 'use_bf16',
-    'use_bf16_evaluation', 'use_compile_hook'
+    'ToolRunner', 'add_runner_arguments', 'amp_available',
+    'load_runner_config', 'refuse_checkpoints_in_work_dir', 'reported_errors',
+    'use_bf16', 'use_bf16_evaluation', 'use_compile_hook'
 ]
+
+#: errors a user causes and fixes from the message alone: reported in a few
+#: lines, without a traceback (unless ``--debug``)
+USER_ERRORS = (ConfigOverrideError, FileNotFoundError, FileExistsError)
+#: those raised by the tools' own checks, whose message is complete
+_CHECKS = (ConfigOverrideError, MissingInputsError, FileExistsError)
 
 #: the loops that take ``dtype`` (alpro's retrieval loops)
 _DTYPE_LOOPS = ('RetrievalValLoop', 'RetrievalTestLoop')
@@ -25,6 +40,11 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--work-dir``, ``--cfg-options``, ``--launcher`` and
     ``--local-rank`` to a tool's parser."""
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the Python traceback of a missing input or a refused '
+        'option (reported in a few lines otherwise)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -43,14 +63,25 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     """Register alpro, read ``args.config`` with the common options folded
     in, and start the process group the launcher asks for.
 
-    The work dir defaults to ``work_dirs/<config name>``.
+    The work dir defaults to ``work_dirs/<config name>``. ``--cfg-options``
+    are merged by :func:`~alpro.utils.config_overrides.apply_overrides`.
+
+    Raises:
+        MissingInputsError: no config file at ``args.config``.
+        ConfigOverrideError: an option that would change nothing.
     """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     register_all_modules()
+    if not osp.isfile(args.config):
+        raise MissingInputsError(
+            f'config {args.config} not found (relative paths are read from '
+            f'{os.getcwd()}, the working directory; the configs are under '
+            'configs/ of the repository)',
+            [RequiredPath(args.config, 'config', 'config')])
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        apply_overrides(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -58,6 +89,66 @@ def load_runner_config(args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     init_distributed(cfg.launcher)
     return cfg
+
+
+def refuse_checkpoints_in_work_dir(cfg: Config) -> None:
+    """Refuse to start a new run (no ``resume``) in a work dir that holds
+    checkpoints, which it would overwrite.
+
+    Raises:
+        FileExistsError: names the work dir, its checkpoints and the
+            options to pass.
+    """
+    if cfg.get('resume'):
+        return
+    work_dir = cfg.work_dir
+    found = sorted(
+        osp.basename(p)
+        for p in glob.glob(osp.join(glob.escape(work_dir), '*.pth')))
+    if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        found.append('last_checkpoint')
+    if not found:
+        return
+    shown = ', '.join(
+        found[:4]) + (f' and {len(found) - 4} more' if len(found) > 4 else '')
+    raise FileExistsError(
+        f'work dir {work_dir} already holds checkpoints ({shown}) that a new '
+        'run would overwrite: pass --resume to continue from the latest, '
+        '--resume CHECKPOINT to continue from another, --work-dir DIR to '
+        'start in another folder, or --overwrite to start over here')
+
+
+@contextlib.contextmanager
+def reported_errors(tool: str, debug: bool = False) -> Iterator[None]:
+    """Report the errors a user fixes from the message alone
+    (:data:`USER_ERRORS`) as ``TOOL: error: MESSAGE`` on stderr, without a
+    traceback, and exit with status 2; ``debug`` re-raises them instead.
+    Only rank 0 of a distributed run prints."""
+    try:
+        yield
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        if int(os.environ.get('RANK', '0')) == 0:
+            where = '' if isinstance(
+                error, _CHECKS) else (' (--debug shows where it was raised)')
+            print(
+                f'{tool}: error: {error}{where}', file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+class ToolRunner(Runner):
+    """MMEngine's Runner with a readable console
+    (:func:`~alpro.utils.log_filters.quiet_console`): the environment, the
+    config and the hook order go to the log file only, and the stack's
+    harmless deprecation notes nowhere."""
+
+    def build_logger(self,
+                     log_level='INFO',
+                     log_file: Optional[str] = None,
+                     **kwargs) -> MMLogger:
+        return quiet_console(super().build_logger(log_level, log_file,
+                                                  **kwargs))
 
 
 def amp_available() -> bool:

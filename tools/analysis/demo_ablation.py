@@ -58,7 +58,7 @@ def run_once(config: str, options: List[str], seed: int, work_dir: Path,
     subprocess.run([
         sys.executable,
         str(REPO / 'tools/train.py'), config, '--work-dir',
-        str(work_dir), '--cfg-options', *options
+        str(work_dir), '--overwrite', '--cfg-options', *options
     ],
                    check=True)
     # MMEngine's CheckpointHook names the last checkpoint it saved here
