@@ -19,7 +19,7 @@ def import_alpro(**variables: str) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in (plugins.DISABLE_ENV, plugins.DISABLE_NAMES_ENV)
+        if k not in ('ALPRO_DISABLE_PLUGIN_AUTOLOAD', 'ALPRO_DISABLE_PLUGINS')
     }
     env.update(variables)
     return subprocess.run([sys.executable, '-c', 'import alpro; ' + LOADED],
