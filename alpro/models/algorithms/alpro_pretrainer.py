@@ -24,9 +24,9 @@ class AlproPretrainer(VideoTextEncoders):
     BERT layers fuse ``[text ; video]``. Four tasks, each switchable:
 
     * ``vtc``: video-text contrastive loss on the two [CLS] projections;
-    * ``vtm``: video-text matching on the fusion [CLS], with one negative
-      video per text and one negative text per video from the local batch,
-      drawn by ``vtm_negatives`` (ALPRO's hard negatives from
+    * ``vtm``: video-text matching on the fusion [CLS], with negative
+      videos per text and negative texts per video (one each in ALPRO) from
+      the local batch, drawn by ``vtm_negatives`` (ALPRO's hard negatives from
       softmax(VTC similarity) by default; true matches never drawn);
     * ``mlm``: masked language modeling from the fusion outputs of the text
       part (masks from ``AlproPretrainDataPreprocessor``);
@@ -171,7 +171,8 @@ class AlproPretrainer(VideoTextEncoders):
             sim_t2v: torch.Tensor,
             true_match: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, ...]:
-        """Draw one VTM negative per row from the local batch.
+        """Draw K VTM negatives per row from the local batch (K: the
+        sampler's ``num_negatives``, at most B - 1).
 
         Args:
             sim_v2t / sim_t2v: ``(B, W * B)`` logits from ``VTCLoss``.
@@ -179,9 +180,10 @@ class AlproPretrainer(VideoTextEncoders):
                 (:meth:`true_matches`); ``None``: the positives only.
 
         Returns:
-            ``neg_text`` ``(B,)`` a local text index for each video,
-            ``neg_video`` ``(B,)`` a local video index for each text, and
-            ``has_text`` / ``has_video`` ``(B,)`` bool: the row had one.
+            ``neg_text`` ``(K * B,)`` local text indices for the videos,
+            ``neg_video`` ``(K * B,)`` local video indices for the texts
+            (entry ``k * B + i``: row i's k-th draw), and ``has_text`` /
+            ``has_video`` ``(K * B,)`` bool: the draw is a true negative.
         """
         batch = sim_v2t.size(0)
         local = self.vtc_loss.positive_index(batch, sim_v2t.device)
@@ -259,7 +261,7 @@ class AlproPretrainer(VideoTextEncoders):
 
         The caption and its MLM-masked (and direction-swapped) copies go
         through the text layers in one batch, and every pair the tasks fuse
-        (B positives for VTM and PEM, 2B hard negatives, B reversed clips and
+        (B positives for VTM and PEM, 2KB hard negatives, B reversed clips and
         B swapped captions with the order negatives, B masked captions)
         goes through the fusion layers in one batch: the same arithmetic as
         separate passes, a fraction of the kernel launches.
@@ -314,9 +316,11 @@ class AlproPretrainer(VideoTextEncoders):
         if vtm:
             neg_text, neg_video, has_text, has_video = self.draw_negatives(
                 sim_v2t, sim_t2v, self.true_matches(inputs))
-            pairs.append((text_tokens, text_mask, video_tokens[neg_video]))
-            pairs.append(
-                (text_tokens[neg_text], text_mask[neg_text], video_tokens))
+            draws = neg_text.size(0) // batch
+            pairs.append((text_tokens.repeat(draws, 1, 1),
+                          text_mask.repeat(draws, 1), video_tokens[neg_video]))
+            pairs.append((text_tokens[neg_text], text_mask[neg_text],
+                          video_tokens.repeat(draws, 1, 1)))
             neg_valid = [has_video, has_text]
             if order is not None and order.vtm:
                 if reverse:
@@ -334,8 +338,10 @@ class AlproPretrainer(VideoTextEncoders):
         if vtm or 'pem' in self.tasks:
             positives = fused.pop(0)
         if vtm:
-            negatives = torch.cat([fused.pop(0)[:, 0] for _ in neg_valid])
             neg_valid = torch.cat(neg_valid)
+            negatives = torch.cat([
+                fused.pop(0)[:, 0] for _ in range(neg_valid.numel() // batch)
+            ])
             out.update(self.vtm(positives[:, 0], negatives, neg_valid))
             out['vtm_negatives_left_out'] = 1 - neg_valid.float().mean()
         if mlm:

@@ -2,7 +2,6 @@
 from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from torch import Tensor, nn
 
@@ -15,8 +14,8 @@ POLICIES = ('hard', 'random')
 
 @MODELS.register_module()
 class VTMNegativeSampler(nn.Module):
-    """Draw one negative text per video and one negative video per text
-    from the local batch.
+    """Draw ``num_negatives`` negative texts per video and as many negative
+    videos per text from the local batch (ALPRO: one of each).
 
     * ``policy='hard'`` (ALPRO): from the softmax of the VTC logits over the
       row's negatives, so the pairs the encoders confuse most are drawn most
@@ -32,11 +31,14 @@ class VTMNegativeSampler(nn.Module):
       which the model calls before its loss: outside the loss, so that a
       compiled loss sees a Python flag (one recompilation at the switch).
 
-    A true match is never drawn: the positive itself and, with
-    ``exclude_true_matches``, every sample of ``true_match`` (another caption
-    of the same video, the same caption of another video). A row left with
-    no negative at all gets an arbitrary index and ``False`` in its
-    ``has_*`` mask; the caller leaves that pair out of its loss.
+    A row's negatives are drawn without replacement (one draw is the
+    softmax's sample; more are the Gumbel top-k, i.e. drawn one after
+    another among those left). A true match is never drawn: the positive
+    itself and, with ``exclude_true_matches``, every sample of
+    ``true_match`` (another caption of the same video, the same caption of
+    another video). A draw past a row's last negative gets an arbitrary
+    index and ``False`` in its ``has_*`` mask; the caller leaves that pair
+    out of its loss.
 
     Args:
         policy: ``'hard'`` or ``'random'``.
@@ -44,13 +46,18 @@ class VTMNegativeSampler(nn.Module):
             similarity; ``None``: the VTC temperature.
         random_iters: training iterations drawn at random first.
         exclude_true_matches: never draw a pair ``true_match`` marks.
+        num_negatives: K, the negatives drawn per video and per text (at
+            most B - 1 of a batch of B are drawn). More negatives give VTM
+            more pairs to rank against a match for the price of K fusion
+            passes per side; ALPRO draws one.
     """
 
     def __init__(self,
                  policy: str = 'hard',
                  temperature: Optional[float] = None,
                  random_iters: int = 0,
-                 exclude_true_matches: bool = True) -> None:
+                 exclude_true_matches: bool = True,
+                 num_negatives: int = 1) -> None:
         super().__init__()
         if policy not in POLICIES:
             raise ValueError(f'VTMNegativeSampler: policy must be one of '
@@ -61,10 +68,14 @@ class VTMNegativeSampler(nn.Module):
         if random_iters < 0:
             raise ValueError('VTMNegativeSampler: random_iters must be >= 0, '
                              f'got {random_iters}')
+        if num_negatives < 1:
+            raise ValueError('VTMNegativeSampler: num_negatives must be >= '
+                             f'1, got {num_negatives}')
         self.policy = policy
         self.temperature = temperature
         self.random_iters = int(random_iters)
         self.exclude_true_matches = bool(exclude_true_matches)
+        self.num_negatives = int(num_negatives)
         #: whether this iteration draws uniformly (:meth:`start_iteration`)
         self.at_random = policy == 'random' or self.random_iters > 0
 
@@ -88,15 +99,17 @@ class VTMNegativeSampler(nn.Module):
             vtc_temperature: the temperature the logits were divided by.
 
         Returns:
-            ``neg_text`` ``(B,)`` a local text index for each video,
-            ``neg_video`` ``(B,)`` a local video index for each text, and
-            ``has_text`` / ``has_video`` ``(B,)`` bool: the row had a
-            negative to draw.
+            ``neg_text`` ``(K * B,)`` local text indices for the videos,
+            ``neg_video`` ``(K * B,)`` local video indices for the texts
+            (draw-major: entry ``k * B + i`` is row i's k-th draw, K =
+            ``min(num_negatives, B - 1)``), and ``has_text`` / ``has_video``
+            ``(K * B,)`` bool: the draw is a true negative.
         """
         batch = sim_v2t.size(0)
+        draws = min(self.num_negatives, max(batch - 1, 1))
         eye = torch.eye(batch, dtype=torch.bool, device=sim_v2t.device)
         excluded = eye | true_match if self.exclude_true_matches else eye
-        draws = []
+        out = []
         for sim, excluded in ((sim_v2t, excluded), (sim_t2v, excluded.t())):
             if self.at_random:
                 logits = torch.zeros_like(sim, dtype=torch.float)
@@ -104,16 +117,16 @@ class VTMNegativeSampler(nn.Module):
                 logits = sim.float()
             else:
                 logits = sim.float() * (vtc_temperature / self.temperature)
-            logits = logits.masked_fill(excluded, -torch.inf)
-            has = ~excluded.all(1)
-            # a row with no negative draws among all others (its pair is
-            # masked out by the caller); a batch of one draws itself
-            logits = torch.where(
-                has.unsqueeze(1), logits, torch.zeros_like(logits))
-            # the softmax over the negatives alone (the positive's logit is
-            # -inf, as in ALPRO): however far the positive leads, the row
-            # never underflows to zeros
-            weights = F.softmax(logits, dim=1)
-            draws.append((torch.multinomial(weights, 1).squeeze(1), has))
-        (neg_text, has_text), (neg_video, has_video) = draws
+            # Gumbel top-k: the k-th pick is a draw from the softmax over
+            # the negatives not picked yet. The positive and the true
+            # matches are -inf (as in ALPRO), so however far the positive
+            # leads, a row never underflows to zeros; they sort last, so a
+            # row runs out of negatives only after its last one.
+            uniform = torch.rand_like(logits).clamp(min=1e-20)
+            keys = logits - torch.log(-torch.log(uniform))
+            keys = keys.masked_fill(excluded, -torch.inf)
+            index = keys.topk(draws, dim=1).indices
+            has = ~excluded.gather(1, index)
+            out.append((index.t().flatten(), has.t().flatten()))
+        (neg_text, has_text), (neg_video, has_video) = out
         return neg_text, neg_video, has_text, has_video

@@ -59,6 +59,15 @@ class BertTextFusionEncoder(BaseModule):
             fusion encoder); :meth:`fuse` then raises.
         with_cp: gradient checkpointing of every layer in training, trading
             compute for activation memory.
+        fusion_from_text_layers: after every other weight is loaded, start
+            fusion layer ``fusion_layer + i`` as a copy of text layer ``i``.
+            ALPRO's fusion layers start from BERT-base's upper layers,
+            pre-trained on text; a text encoder pre-trained with only as
+            many layers as it has text layers (the demo's prompter) has no
+            upper layers, and this is the nearest start to ALPRO's (the
+            fusion layers hold self-attention and feed-forward weights only,
+            the same parameters as a text layer). Needs at least as many
+            text layers as fusion layers.
         init_cfg: MMEngine initialisation config.
 
     Attributes:
@@ -77,6 +86,7 @@ class BertTextFusionEncoder(BaseModule):
                  fusion_layer: int = 6,
                  text_only: bool = False,
                  with_cp: bool = False,
+                 fusion_from_text_layers: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from transformers import BertConfig, BertModel
@@ -127,6 +137,13 @@ class BertTextFusionEncoder(BaseModule):
                 f'fusion_layer={fusion_layer} must satisfy 0 < fusion_layer '
                 f'<= num_hidden_layers ({num_layers}): layers [0, '
                 'fusion_layer) encode the text, the rest fuse')
+        num_fusion = 0 if text_only else num_layers - fusion_layer
+        if fusion_from_text_layers and not 0 < num_fusion <= fusion_layer:
+            raise ValueError(
+                'fusion_from_text_layers=True copies text layer i into fusion '
+                f'layer i, so it needs fusion layers (here {num_fusion}; '
+                f'text_only={text_only}) and no more of them than text layers '
+                f'({fusion_layer})')
         if text_only:
             # Never allocate the fusion layers, rather than delete them.
             bert_config.num_hidden_layers = fusion_layer
@@ -135,6 +152,7 @@ class BertTextFusionEncoder(BaseModule):
         self.fusion_layer = fusion_layer
         self.text_only = text_only
         self.with_cp = with_cp
+        self.fusion_from_text_layers = fusion_from_text_layers
         self.bert = BertModel(bert_config, add_pooling_layer=False)
         # BertModel initialised itself in its constructor; MMEngine must not
         # call its ``init_weights`` again (we load pretrained weights in our
@@ -143,20 +161,34 @@ class BertTextFusionEncoder(BaseModule):
 
         self.hidden_size: int = bert_config.hidden_size
         self.num_text_layers: int = fusion_layer
-        self.num_fusion_layers: int = (0 if text_only else num_layers -
-                                       fusion_layer)
+        self.num_fusion_layers: int = num_fusion
 
     # ------------------------------------------------------------------
     # weights
     # ------------------------------------------------------------------
     def init_weights(self) -> None:
-        """Load the pretrained weights, if any, after ``init_cfg``.
+        """Load the pretrained weights, if any, after ``init_cfg``; then,
+        with ``fusion_from_text_layers``, copy the text layers into the
+        fusion layers.
 
         Safe to call more than once: the weights end as the pretrained ones.
         """
         super().init_weights()
         if self.pretrained is not None:
             self._load_pretrained()
+        if self.fusion_from_text_layers:
+            self._copy_text_layers_to_fusion()
+
+    @torch.no_grad()
+    def _copy_text_layers_to_fusion(self) -> None:
+        layers = self.bert.encoder.layer
+        for i in range(self.num_fusion_layers):
+            layers[self.fusion_layer + i].load_state_dict(
+                layers[i].state_dict())
+        print_log(
+            f'fusion layers {self.fusion_layer}-{len(layers) - 1} start as '
+            f'copies of text layers 0-{self.num_fusion_layers - 1}',
+            logger='current')
 
     def _load_pretrained(self) -> None:
         from transformers import BertModel
@@ -317,4 +349,5 @@ class BertTextFusionEncoder(BaseModule):
 
     def extra_repr(self) -> str:
         return (f'fusion_layer={self.fusion_layer}, '
-                f'text_only={self.text_only}, with_cp={self.with_cp}')
+                f'text_only={self.text_only}, with_cp={self.with_cp}, '
+                f'fusion_from_text_layers={self.fusion_from_text_layers}')

@@ -206,15 +206,20 @@ def test_a_few_steps_reduce_every_loss(tokenizer_dir, stage_one):
     assert not any(p.requires_grad for p in model.prompter.parameters())
 
 
+@pytest.mark.parametrize('draws', [1, 2])
 def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
-                                                 monkeypatch):
+                                                 monkeypatch, draws):
+    """Also with K = 2 negatives per row (draw-major, one left out)."""
     torch.manual_seed(0)
     model = build(tokenizer_dir, stage_one).eval()
     inputs = model.data_preprocessor(batch(), True)['inputs']
     size = inputs['text_ids'].size(0)
-    neg_text = torch.roll(torch.arange(size), 1)
-    neg_video = torch.roll(torch.arange(size), 2)
-    has = torch.ones(size, dtype=torch.bool)
+    neg_text = torch.cat(
+        [torch.roll(torch.arange(size), 1 + k) for k in range(draws)])
+    neg_video = torch.cat(
+        [torch.roll(torch.arange(size), 2 + k) for k in range(draws)])
+    has = torch.ones(draws * size, dtype=torch.bool)
+    has[-1] = False
     monkeypatch.setattr(model, 'draw_negatives', lambda *args:
                         (neg_text, neg_video, has, has))
     pseudo = model.prompter.pseudo_labels(inputs['pem_crop'],
@@ -228,14 +233,15 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         encoder = model.text_encoder
         positives = encoder.fuse(text, mask, video)
         negatives = torch.cat([
-            encoder.fuse(text, mask, video[neg_video]),
-            encoder.fuse(text[neg_text], mask[neg_text], video)
+            encoder.fuse(text.repeat(draws, 1, 1), mask.repeat(draws, 1),
+                         video[neg_video]),
+            encoder.fuse(text[neg_text], mask[neg_text],
+                         video.repeat(draws, 1, 1))
         ])
         masked = encoder.encode_text(inputs['mlm_text_ids'], mask)
         fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
         reference = dict(
-            **model.vtm(positives[:, 0], negatives[:, 0],
-                        torch.ones(2 * size, dtype=torch.bool)),
+            **model.vtm(positives[:, 0], negatives[:, 0], has.repeat(2)),
             **model.mlm(fused_mlm, inputs['mlm_labels']),
             **model.pem(inputs, positives))
     for key, value in reference.items():

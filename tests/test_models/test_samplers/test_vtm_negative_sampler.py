@@ -5,6 +5,7 @@ import torch
 from mmengine.logging import MessageHub
 
 from alpro.models.samplers import VTMNegativeSampler
+from alpro.models.samplers.vtm_negative_sampler import POLICIES
 
 SIZE = 4
 DRAWS = 400
@@ -123,3 +124,65 @@ def test_a_row_without_negatives_is_flagged():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError, match='VTMNegativeSampler'):
         VTMNegativeSampler(**kwargs)
+
+
+@pytest.mark.parametrize('policy', POLICIES)
+def test_several_negatives_are_distinct_and_never_true_matches(policy):
+    """K draws per row without replacement, draw-major; a row with fewer
+    than K negatives marks the draws past its last one."""
+    torch.manual_seed(0)
+    size, draws = 6, 3
+    true_match = torch.eye(size, dtype=torch.bool)
+    true_match[0, 1:4] = True  # video 0: only texts 4 and 5 are negatives
+    sim = torch.randn(size, size) / TEMP
+    sampler = VTMNegativeSampler(policy=policy, num_negatives=draws)
+    for _ in range(50):
+        neg_text, neg_video, has_text, has_video = sampler(
+            sim, sim.t(), true_match, TEMP)
+        assert neg_text.shape == has_text.shape == (draws * size, )
+        assert neg_video.shape == has_video.shape == (draws * size, )
+        for rows, neg, has, excluded in ((range(size), neg_text, has_text,
+                                          true_match),
+                                         (range(size), neg_video, has_video,
+                                          true_match.t())):
+            picks = neg.view(draws, size).t()
+            valid = has.view(draws, size).t()
+            for row in rows:
+                drawn = picks[row][valid[row]]
+                assert drawn.unique().numel() == drawn.numel()
+                assert not excluded[row, drawn].any()
+                # every row has its K negatives but video 0, which has two
+                expected = 2 if excluded is true_match and row == 0 else draws
+                assert valid[row].sum() == expected, (row, valid[row])
+
+
+def test_several_hard_negatives_take_the_hardest_first():
+    """The first draw is the softmax sample; the hardest negative by far is
+    almost always among a row's two draws, and never twice."""
+    torch.manual_seed(0)
+    sampler = VTMNegativeSampler(num_negatives=2)
+    hardest = (torch.arange(SIZE) + 1) % SIZE
+    for _ in range(20):
+        neg_text, _, has_text, _ = sampler(logits(), logits().t(),
+                                           torch.eye(SIZE, dtype=torch.bool),
+                                           TEMP)
+        picks = neg_text.view(2, SIZE)
+        assert has_text.all()
+        assert (picks[0] == hardest).all()
+        assert (picks[1] != hardest).all()
+
+
+def test_a_batch_smaller_than_k_draws_every_other_sample():
+    sampler = VTMNegativeSampler(policy='random', num_negatives=8)
+    neg_text, _, has_text, _ = sampler(
+        torch.zeros(3, 3), torch.zeros(3, 3), torch.eye(3, dtype=torch.bool),
+        TEMP)
+    picks = neg_text.view(2, 3).t()
+    assert has_text.all()
+    assert (picks.sort(1).values == torch.tensor([[1, 2], [0, 2],
+                                                  [0, 1]])).all()
+
+
+def test_num_negatives_must_be_positive():
+    with pytest.raises(ValueError, match='num_negatives'):
+        VTMNegativeSampler(num_negatives=0)

@@ -201,6 +201,50 @@ def test_pretrained_round_trip(tmp_path, batch):
         torch.testing.assert_close(value, expected[key], msg=key)
 
 
+def test_fusion_from_text_layers(tmp_path):
+    """A text-only encoder's checkpoint (a stage-1 prompter's) loaded by
+    ``init_cfg``: the text layers are the checkpoint's and each fusion layer
+    starts as a copy of the text layer below it, also after a second
+    ``init_weights()``."""
+    torch.manual_seed(1)
+    text_only = BertTextFusionEncoder(
+        config=tiny_config(), fusion_layer=FUSION_LAYER, text_only=True)
+    saved = {f'text_encoder.{k}': v for k, v in text_only.state_dict().items()}
+    checkpoint = tmp_path / 'prompter.pth'
+    torch.save(dict(state_dict=saved), checkpoint)
+
+    model = build(
+        fusion_from_text_layers=True,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=str(checkpoint),
+            prefix='text_encoder.'))
+    layers = model.bert.encoder.layer
+    assert not torch.equal(layers[0].output.dense.weight,
+                           layers[FUSION_LAYER].output.dense.weight)
+    for _ in range(2):
+        model.init_weights()
+        for key, value in text_only.state_dict().items():
+            torch.testing.assert_close(model.state_dict()[key], value)
+        for i in range(NUM_LAYERS - FUSION_LAYER):
+            fusion = layers[FUSION_LAYER + i].state_dict()
+            for key, value in layers[i].state_dict().items():
+                assert torch.equal(fusion[key], value), (i, key)
+    # the copies are parameters of their own, trained apart
+    assert (layers[0].output.dense.weight.data_ptr() !=
+            layers[FUSION_LAYER].output.dense.weight.data_ptr())
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(text_only=True),
+    dict(fusion_layer=1),
+    dict(fusion_layer=NUM_LAYERS),
+])
+def test_fusion_from_text_layers_needs_enough_text_layers(kwargs):
+    with pytest.raises(ValueError, match='fusion_from_text_layers'):
+        build(fusion_from_text_layers=True, **kwargs)
+
+
 def test_init_weights_keeps_random_init():
     model = build()
     before = {k: v.clone() for k, v in model.state_dict().items()}
