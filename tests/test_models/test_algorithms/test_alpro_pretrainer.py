@@ -233,8 +233,9 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         encoder = model.text_encoder
         positives = encoder.fuse(text, mask, video)
         negatives = torch.cat([
-            encoder.fuse(text.repeat(draws, 1, 1), mask.repeat(draws, 1),
-                         video[neg_video]),
+            encoder.fuse(
+                text.repeat(draws, 1, 1), mask.repeat(draws, 1),
+                video[neg_video]),
             encoder.fuse(text[neg_text], mask[neg_text],
                          video.repeat(draws, 1, 1))
         ])

@@ -142,9 +142,9 @@ def test_several_negatives_are_distinct_and_never_true_matches(policy):
         assert neg_text.shape == has_text.shape == (draws * size, )
         assert neg_video.shape == has_video.shape == (draws * size, )
         for rows, neg, has, excluded in ((range(size), neg_text, has_text,
-                                          true_match),
-                                         (range(size), neg_video, has_video,
-                                          true_match.t())):
+                                          true_match), (range(size), neg_video,
+                                                        has_video,
+                                                        true_match.t())):
             picks = neg.view(draws, size).t()
             valid = has.view(draws, size).t()
             for row in rows:
@@ -163,7 +163,8 @@ def test_several_hard_negatives_take_the_hardest_first():
     sampler = VTMNegativeSampler(num_negatives=2)
     hardest = (torch.arange(SIZE) + 1) % SIZE
     for _ in range(20):
-        neg_text, _, has_text, _ = sampler(logits(), logits().t(),
+        neg_text, _, has_text, _ = sampler(logits(),
+                                           logits().t(),
                                            torch.eye(SIZE, dtype=torch.bool),
                                            TEMP)
         picks = neg_text.view(2, SIZE)
@@ -179,8 +180,8 @@ def test_a_batch_smaller_than_k_draws_every_other_sample():
         TEMP)
     picks = neg_text.view(2, 3).t()
     assert has_text.all()
-    assert (picks.sort(1).values == torch.tensor([[1, 2], [0, 2],
-                                                  [0, 1]])).all()
+    assert (picks.sort(1).values == torch.tensor([[1, 2], [0, 2], [0,
+                                                                   1]])).all()
 
 
 def test_num_negatives_must_be_positive():
