@@ -231,8 +231,8 @@ def test_fusion_from_text_layers(tmp_path):
             for key, value in layers[i].state_dict().items():
                 assert torch.equal(fusion[key], value), (i, key)
     # the copies are parameters of their own, trained apart
-    assert (layers[0].output.dense.weight.data_ptr() !=
-            layers[FUSION_LAYER].output.dense.weight.data_ptr())
+    assert (layers[0].output.dense.weight.data_ptr()
+            != layers[FUSION_LAYER].output.dense.weight.data_ptr())
 
 
 @pytest.mark.parametrize('kwargs', [
