@@ -1,4 +1,4 @@
-"""Datasets (``alpro.registry.DATASETS``) and their transforms."""
+"""Datasets (``alpro.registry.DATASETS``), their transforms and samplers."""
 from . import transforms  # noqa: F401  (registers every transform)
 from .base_video_text_dataset import BaseVideoTextDataset
 from .cc3m import CC3MDataset
@@ -8,12 +8,14 @@ from .errors import AnnotationError, BadRowError, BadSampleError, SkipRow
 from .msrvtt import MSRVTTRetrievalDataset
 from .restricted_unpickler import load_dataframe
 from .row_policy import RowReport, parse_rows
+from .sample_seed import SampleSeed
+from .samplers import SeededSampler
 from .video_qa import VideoQADataset
 from .webvid import WebVidDataset
 
 __all__ = [
     'AnnotationError', 'BadRowError', 'BadSampleError', 'BaseVideoTextDataset',
     'CC3MDataset', 'DiDeMoRetrievalDataset', 'MSRVTTRetrievalDataset',
-    'RowReport', 'SkipRow', 'VideoQADataset', 'WebVidDataset',
-    'load_dataframe', 'load_entities', 'parse_rows'
+    'RowReport', 'SampleSeed', 'SeededSampler', 'SkipRow', 'VideoQADataset',
+    'WebVidDataset', 'load_dataframe', 'load_entities', 'parse_rows'
 ]

@@ -1,11 +1,18 @@
-"""Safe checkpoint loading (``weights_only=True``), no network, and no
-tensor skipped for its shape.
+"""Safe checkpoint loading (``weights_only=True``), atomic saving, no
+network, and no tensor skipped for its shape.
 
 MMEngine's local loader calls ``torch.load`` and its remote loaders download.
 Importing this module replaces both: local files load through torch's safe
 unpickler with nothing unsafe allow-listed, and a checkpoint that holds other
-objects is refused with the names of those objects; URLs and model-zoo
-prefixes raise, because alpro never downloads at run time.
+objects is refused with the names of those objects
+(:class:`UnsafeCheckpointError`); an empty, truncated or otherwise unreadable
+file raises :class:`CorruptCheckpointError`; URLs and model-zoo prefixes
+raise, because alpro never downloads at run time.
+
+MMEngine writes a checkpoint straight to its final path; importing this
+module makes its local file backend write a temporary file and rename it
+(:class:`~alpro.utils.atomic_local_backend.AtomicLocalBackend`), so that a run
+killed while saving never leaves a truncated checkpoint behind.
 
 MMEngine's ``load_state_dict`` (behind ``load_from``, ``resume`` and
 ``init_cfg=dict(type='Pretrained')``) skips a tensor whose shape differs
@@ -14,37 +21,118 @@ from the model's and only logs a warning, so a checkpoint can load
 module replaces it with :func:`load_state_dict`, which raises
 :class:`CheckpointShapeError` instead.
 """
+import glob
 import logging
+import os
 import os.path as osp
 import pickle
+import re
 from itertools import chain
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+import mmengine.fileio.io
 import mmengine.runner
 import mmengine.runner.checkpoint
 import numpy as np
 import torch
 from mmengine.dist import get_dist_info
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from torch import nn
 from torch.nn.modules.module import _IncompatibleKeys
 
+from .atomic_local_backend import AtomicLocalBackend
+
 __all__ = [
-    'CheckpointShapeError', 'UnsafeCheckpointError', 'load_checkpoint_safely',
-    'load_state_dict', 'load_state_dict_checked', 'to_safe_objects',
-    'from_safe_objects'
+    'CheckpointShapeError', 'CorruptCheckpointError', 'UnsafeCheckpointError',
+    'checkpoint_problem', 'find_resumable_checkpoint',
+    'load_checkpoint_safely', 'load_state_dict', 'load_state_dict_checked',
+    'to_safe_objects', 'from_safe_objects'
 ]
 
 REMOTE_PREFIXES = ('http://', 'https://', 'modelzoo://', 'torchvision://',
                    'open-mmlab://', 'openmmlab://', 'mmcls://', 'pavi://',
                    's3://')
 _HISTORY_BUFFER = '__history_buffer__'
+# torch's weights-only unpickler names each global it refuses like this
+_REFUSED_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
+_UNPICKLER_ERROR = re.compile(r'WeightsUnpickler error:\s*(.+?)(\n\n|$)',
+                              re.DOTALL)
+# torch's zip reader reports a damaged archive with this prefix
+_ZIP_ERROR = 'PytorchStreamReader failed'
+_MMAP_ERROR = 'mmap can only be used with files saved with'
+_CONVERTER = 'tools/model_converters/alpro_official_to_alpro.py'
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds objects that safe loading refuses to build."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint file is empty, truncated or not a checkpoint at all."""
+
+    def __init__(self, filename: str, problem: str) -> None:
+        self.filename = filename
+        self.problem = problem
+        super().__init__(
+            f'cannot load {filename}: {problem}. The file was not written '
+            'completely (a run killed while saving, a full disk, an '
+            'interrupted copy) or is not a PyTorch checkpoint. Use an '
+            'earlier checkpoint (`tools/train.py CONFIG --resume` without a '
+            'path resumes from the newest one that loads) or copy the file '
+            'again.')
+
+
+def _unsafe_message(filename: str, unsafe: List[str]) -> str:
+    return (
+        f'refusing to load {filename}: besides tensors and plain Python it '
+        f'holds {", ".join(unsafe)}, and building those objects could run '
+        'code from the file. alpro loads checkpoints only with torch\'s '
+        'weights-only unpickler and allow-lists none of these. A checkpoint '
+        'released with ALPRO (salesforce/ALPRO or LAVIS) is converted with '
+        f'`python {_CONVERTER} IN OUT --config CONFIG`; from any other '
+        'source, save the model\'s state dict alone (names to tensors, '
+        '`torch.save(model.state_dict(), OUT)`) where the file was made. '
+        'alpro\'s own checkpoints never hold such objects (SafeCheckpointHook '
+        'keeps the message hub plain).')
+
+
+def _load(filename: str, map_location, mmap: bool = False) -> Any:
+    """``torch.load(weights_only=True)`` with alpro's errors (see
+    :func:`load_checkpoint_safely`)."""
+    if osp.getsize(filename) == 0:
+        raise CorruptCheckpointError(filename, 'it is empty (0 bytes)')
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as error:
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
+                filename)
+        except (ValueError, RuntimeError):  # not a zip checkpoint
+            unsafe = _REFUSED_GLOBAL.findall(str(error))
+        if unsafe:
+            # torch's own message suggests weights_only=False: not chained
+            raise UnsafeCheckpointError(_unsafe_message(filename,
+                                                        unsafe)) from None
+        found = _UNPICKLER_ERROR.search(str(error))
+        reason = found.group(1).strip() if found else type(error).__name__
+        raise CorruptCheckpointError(
+            filename,
+            f'it is not a PyTorch checkpoint (unpickling stops: {reason})'
+        ) from None
+    except EOFError:
+        raise CorruptCheckpointError(filename,
+                                     'it ends too early (truncated)') from None
+    except RuntimeError as error:
+        message = str(error)
+        if not message.startswith(_ZIP_ERROR):
+            raise
+        reason = message.split('. This is an internal miniz error')[0]
+        raise CorruptCheckpointError(
+            filename, f'the archive is damaged ({reason})') from None
 
 
 def load_checkpoint_safely(filename: str,
@@ -57,23 +145,77 @@ def load_checkpoint_safely(filename: str,
 
     Raises:
         FileNotFoundError: no such file.
+        CorruptCheckpointError: the file is empty, truncated or not a
+            checkpoint.
         UnsafeCheckpointError: it holds objects other than tensors and plain
-            Python; the message names them.
+            Python; the message names them and the converter to use.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} not found')
+    return _load(filename, map_location)
+
+
+def checkpoint_problem(filename: str) -> Optional[str]:
+    """Why ``filename`` cannot be loaded safely, or ``None`` if it can.
+
+    Reads the whole pickled structure but maps the tensors' storage instead
+    of reading it, so that checking a large checkpoint is cheap.
+    """
+    if not osp.isfile(filename):
+        return 'no such file'
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
-        raise UnsafeCheckpointError(
-            f'refusing to load {filename}: it holds objects that safe loading '
-            f'(weights_only=True) does not build: {", ".join(unsafe)}. Save '
-            'only tensors and plain Python (alpro\'s SafeCheckpointHook does '
-            'that for the message hub), or convert the file with a trusted '
-            'script; alpro never allow-lists unsafe globals.') from error
+        try:
+            _load(filename, 'cpu', mmap=True)
+        except RuntimeError as error:
+            if _MMAP_ERROR not in str(error):  # only the legacy format
+                raise
+            _load(filename, 'cpu')
+    except CorruptCheckpointError as error:
+        return error.problem
+    except UnsafeCheckpointError:
+        return 'it holds objects other than tensors and plain Python'
+    return None
+
+
+def find_resumable_checkpoint(
+        work_dir: str) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+    """The newest checkpoint of ``work_dir`` that loads, for ``--resume``.
+
+    The candidates are the file MMEngine's ``last_checkpoint`` names, then
+    every ``*.pth`` in ``work_dir`` and in that file's folder, newest
+    (modification time) first.
+
+    Returns:
+        The first candidate that loads (``None`` if there is none) and, in
+        order, ``(path, problem)`` of each newer candidate that does not.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    latest = None
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            latest = f.read().strip() or None
+    folders = {osp.abspath(work_dir)}
+    if latest:
+        folders.add(osp.dirname(osp.abspath(latest)))
+    found = {
+        path
+        for folder in folders
+        for path in glob.glob(osp.join(folder, '*.pth'))
+    }
+    candidates = sorted(found, key=os.path.getmtime, reverse=True)
+    if latest:
+        candidates = [latest] + [
+            path
+            for path in candidates if osp.abspath(path) != osp.abspath(latest)
+        ]
+    skipped: List[Tuple[str, str]] = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped.append((path, problem))
+    return None, skipped
 
 
 def _refuse_remote(filename: str, map_location=None, **kwargs) -> Any:
@@ -86,6 +228,11 @@ CheckpointLoader.register_scheme(
     prefixes='', loader=load_checkpoint_safely, force=True)
 CheckpointLoader.register_scheme(
     prefixes=REMOTE_PREFIXES, loader=_refuse_remote, force=True)
+register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+# forget the plain local backends MMEngine cached before this import
+for _key, _backend in list(mmengine.fileio.io.backend_instances.items()):
+    if type(_backend) is LocalBackend:
+        del mmengine.fileio.io.backend_instances[_key]
 
 
 class CheckpointShapeError(RuntimeError):
@@ -152,9 +299,10 @@ def load_state_dict_checked(module: nn.Module,
             prefix[:-1], {})
         module._load_from_state_dict(state_dict, prefix, local_metadata, True,
                                      missing, unexpected, errors)
-        own = chain(module._parameters.items(), (
-            (name, buffer) for name, buffer in module._buffers.items()
-            if name not in module._non_persistent_buffers_set))
+        own = chain(module._parameters.items(),
+                    ((name, buffer)
+                     for name, buffer in module._buffers.items()
+                     if name not in module._non_persistent_buffers_set))
         for name, tensor in own:
             value = state_dict.get(prefix + name)
             if tensor is None or not isinstance(value, torch.Tensor):
@@ -177,11 +325,11 @@ def load_state_dict_checked(module: nn.Module,
     return _IncompatibleKeys(missing, unexpected)
 
 
-def load_state_dict(module: nn.Module,
-                    state_dict: Dict[str, torch.Tensor],
-                    strict: bool = False,
-                    logger: Union[str, logging.Logger, None] = 'current'
-                    ) -> None:
+def load_state_dict(
+        module: nn.Module,
+        state_dict: Dict[str, torch.Tensor],
+        strict: bool = False,
+        logger: Union[str, logging.Logger, None] = 'current') -> None:
     """MMEngine's ``load_state_dict`` with shape mismatches as errors.
 
     Missing and unexpected keys are logged as MMEngine does (raised when

@@ -21,3 +21,15 @@ def test_reports_rates_for_the_demo_pipeline(demo_corpus, monkeypatch, capsys):
     assert abs(result['ms_per_sample_per_worker'] -
                1000 / result['videos_per_s']) < 1e-6
     assert 'videos/s per worker' in capsys.readouterr().out
+
+
+def test_worker_threads_flags(demo_corpus, monkeypatch, capsys):
+    monkeypatch.chdir(demo_corpus)
+    result = benchmark_dataloader.main([
+        str(REPO / 'configs/_base_/datasets/demo_webvid.py'), '--num-batches',
+        '2', '--num-workers', '1', '--batch-size', '2', '--worker-threads',
+        '1', '--decoder-threads', '3'
+    ])
+    assert result['videos'] == 4
+    assert ('1 workers (1 intra-op, 3 decoder threads each)'
+            in capsys.readouterr().out)

@@ -36,8 +36,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from alpro.datasets.data_worker import get_decoder_threads
 from alpro.datasets.errors import BadSampleError
 from alpro.registry import TRANSFORMS
+from .random_transform import RandomTransform, global_generator
 
 __all__ = ['DecordInit', 'SampleFrames', 'DecordDecode', 'LoadImageAsClip']
 
@@ -99,8 +101,9 @@ class DecordInit:
     Args:
         max_decode_size: the largest side, in pixels, frames are decoded
             at. At least 32.
-        num_threads: decoding threads per reader (1 suits data-loader
-            workers; 0 lets decord choose).
+        num_threads: decoding threads per reader (0 lets decord choose);
+            ``None``: the number the data-loader worker was started with
+            (``init_data_worker(decoder_threads=...)``, 1 by default).
         decode_size: decode every video at this fixed ``(w, h)`` instead,
             as ALPRO does (e.g. ``(288, 288)``); the width must be a
             multiple of 32. Overrides ``max_decode_size``.
@@ -113,12 +116,12 @@ class DecordInit:
 
     def __init__(self,
                  max_decode_size: int = 1024,
-                 num_threads: int = 1,
+                 num_threads: Optional[int] = None,
                  decode_size: Optional[Sequence[int]] = None) -> None:
         if int(max_decode_size) < _WIDTH_MULTIPLE:
             raise ValueError(f'DecordInit: max_decode_size must be at least '
                              f'{_WIDTH_MULTIPLE}, got {max_decode_size}')
-        if num_threads < 0:
+        if num_threads is not None and num_threads < 0:
             raise ValueError(
                 f'DecordInit: num_threads must be >= 0, got {num_threads}')
         if decode_size is not None:
@@ -143,8 +146,11 @@ class DecordInit:
               width: int = -1,
               height: int = -1) -> decord.VideoReader:
         try:
+            threads = (
+                get_decoder_threads()
+                if self.num_threads is None else self.num_threads)
             return decord.VideoReader(
-                path, width=width, height=height, num_threads=self.num_threads)
+                path, width=width, height=height, num_threads=threads)
         # decord reports FFmpeg failures as RuntimeError, DECORDError or an
         # AssertionError (no frames); all of them mean "unusable file".
         except Exception as err:
@@ -224,7 +230,7 @@ class DecordInit:
 
 
 @TRANSFORMS.register_module()
-class SampleFrames:
+class SampleFrames(RandomTransform):
     """Choose ``num_frames`` frame indices of a ``total_frames`` long video.
 
     Strategies, as ALPRO's ``_load_video_from_path_decord`` (T =
@@ -257,8 +263,10 @@ class SampleFrames:
     of length ``h = max(vlen // 2, 1)``, then ``vlen // 2 + floor(i * (vlen
     - vlen // 2) / (T/2))``).
 
-    Random draws use ``np.random``, so MMEngine's seeding (and its
-    per-worker seeds) make them reproducible.
+    Random draws come from the sample's own generator
+    (:class:`~alpro.datasets.transforms.RandomTransform`): bound by a
+    :class:`~alpro.datasets.samplers.SeededSampler`, the indices depend only
+    on ``(seed, epoch, rank, sample index)``.
 
     Multi-clip (test-time averaging): with ``num_clips=K > 1`` the video is
     cut into K equal segments and T frames are sampled from each as above;
@@ -306,19 +314,26 @@ class SampleFrames:
         self.test_mode = test_mode
         self.num_clips = int(num_clips)
 
+    @property
+    def draws(self) -> bool:
+        """Whether sampling is random (not ``test_mode``, not uniform)."""
+        return not self.test_mode and self.strategy in ('rand', 'headtail',
+                                                        'nlvl_rand')
+
     @staticmethod
     def _grid(start: int, length: int, num: int) -> np.ndarray:
         """``start + floor(i * length / num)`` for ``i < num``."""
         return start + np.arange(num, dtype=np.int64) * length // num
 
     @staticmethod
-    def _random_sorted(start: int, length: int, num: int) -> np.ndarray:
+    def _random_sorted(start: int, length: int, num: int,
+                       rng: np.random.Generator) -> np.ndarray:
         """``num`` sorted random frames of ``[start, start + length)``."""
         if length >= num:
-            inds = np.random.choice(length, num, replace=False)
+            inds = rng.choice(length, num, replace=False)
         else:
             # Every frame once, then the shortfall with replacement.
-            extra = np.random.randint(0, length, num - length)
+            extra = rng.integers(0, length, num - length)
             inds = np.concatenate([np.arange(length), extra])
         return start + np.sort(inds).astype(np.int64)
 
@@ -329,18 +344,27 @@ class SampleFrames:
         starts = cls._grid(0, vlen, num)
         return starts, np.append(starts[1:], vlen)
 
-    def _segments(self, vlen: int) -> np.ndarray:
+    def _segments(self, vlen: int, rng: np.random.Generator) -> np.ndarray:
         starts, ends = self._bounds(vlen, self.num_frames)
         # An empty segment (vlen < T) gives its start: repeats stay ordered.
-        offsets = np.random.randint(0, np.maximum(ends - starts, 1))
+        offsets = rng.integers(0, np.maximum(ends - starts, 1))
         return starts + offsets.astype(np.int64)
 
-    def sample(self, vlen: int) -> np.ndarray:
+    def sample(self,
+               vlen: int,
+               rng: Optional[np.random.Generator] = None) -> np.ndarray:
         """Frame indices for a video of ``vlen`` (> 0) frames.
+
+        Args:
+            vlen: frames in the video (or in one clip's segment).
+            rng: the draws' generator (default: one seeded from NumPy's
+                global state).
 
         Returns:
             ``np.int64`` array of shape ``(num_frames,)``.
         """
+        if rng is None and self.draws:
+            rng = global_generator()
         num = self.num_frames
         strategy = self.strategy
         if strategy == 'headtail':
@@ -354,14 +378,14 @@ class SampleFrames:
                 head = self._grid(0, head_len, half)
                 tail = self._grid(tail_start, tail_len, half)
             else:
-                head = self._random_sorted(0, head_len, half)
-                tail = self._random_sorted(tail_start, tail_len, half)
+                head = self._random_sorted(0, head_len, half, rng)
+                tail = self._random_sorted(tail_start, tail_len, half, rng)
             return np.concatenate([head, tail])
         if self.test_mode or strategy in ('uniform', 'nlvl_uniform'):
             return self._grid(0, vlen, num)
         if strategy == 'rand':
-            return self._random_sorted(0, vlen, num)
-        return self._segments(vlen)
+            return self._random_sorted(0, vlen, num, rng)
+        return self._segments(vlen, rng)
 
     def __call__(self, results: Dict) -> Dict:
         """Sample frame indices.
@@ -379,8 +403,9 @@ class SampleFrames:
         # clip k samples within its segment, at least one frame long (sample
         # returns indices below its length, so every index is below vlen)
         starts, ends = self._bounds(vlen, self.num_clips)
+        rng = self.rng(results) if self.draws else None
         results['frame_inds'] = np.concatenate([
-            start + self.sample(max(int(end - start), 1))
+            start + self.sample(max(int(end - start), 1), rng)
             for start, end in zip(starts, ends)
         ])
         results['short_clip'] = vlen < self.num_frames * self.num_clips

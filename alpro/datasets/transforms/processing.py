@@ -5,10 +5,12 @@ of shape ``(T, C, H, W)``, with one ``torchvision.transforms.v2.functional``
 call for all frames. The parameters of an op are drawn once per clip, so
 every frame gets the same crop, flip or augmentation: the clip stays
 temporally consistent. ``results['img_shape']`` follows the new ``(H, W)``.
-Random draws use ``np.random`` so that MMEngine's seeding controls them.
+Random transforms draw from the sample's own generator
+(:class:`~alpro.datasets.transforms.RandomTransform`), so that the draws of a
+sample depend on ``(seed, epoch, rank, sample index)`` only.
 """
 import math
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,6 +18,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from alpro.registry import TRANSFORMS
+from .random_transform import RandomTransform, global_generator
 
 __all__ = [
     'Resize', 'RandomCrop', 'CenterCrop', 'RandomResizedCrop', 'Flip',
@@ -130,7 +133,8 @@ class _Crop:
     def __init__(self, size: Union[int, Sequence[int]]) -> None:
         self.size = _pair(size, type(self).__name__)
 
-    def _corner(self, height: int, width: int) -> Tuple[int, int]:
+    def _corner(self, height: int, width: int,
+                results: Dict) -> Tuple[int, int]:
         raise NotImplementedError
 
     def __call__(self, results: Dict) -> Dict:
@@ -151,7 +155,7 @@ class _Crop:
                 f'than the frame (H, W)=({height}, {width}) of '
                 f'{results.get("video_path", results.get("img_path"))}; '
                 'put a Resize before it (no padding is done)')
-        top, left = self._corner(height, width)
+        top, left = self._corner(height, width, results)
         results['crop_bbox'] = (left, top, left + crop_w, top + crop_h)
         return _store(results, F.crop(imgs, top, left, crop_h, crop_w))
 
@@ -160,16 +164,18 @@ class _Crop:
 
 
 @TRANSFORMS.register_module()
-class RandomCrop(_Crop):
+class RandomCrop(_Crop, RandomTransform):
     """Crop the same random ``(h, w)`` window out of every frame.
 
     Args:
         size: an int (square) or ``(h, w)``.
     """
 
-    def _corner(self, height: int, width: int) -> Tuple[int, int]:
-        top = np.random.randint(0, height - self.size[0] + 1)
-        left = np.random.randint(0, width - self.size[1] + 1)
+    def _corner(self, height: int, width: int,
+                results: Dict) -> Tuple[int, int]:
+        rng = self.rng(results)
+        top = rng.integers(0, height - self.size[0] + 1)
+        left = rng.integers(0, width - self.size[1] + 1)
         return int(top), int(left)
 
 
@@ -181,12 +187,13 @@ class CenterCrop(_Crop):
         size: an int (square) or ``(h, w)``.
     """
 
-    def _corner(self, height: int, width: int) -> Tuple[int, int]:
+    def _corner(self, height: int, width: int,
+                results: Dict) -> Tuple[int, int]:
         return (height - self.size[0]) // 2, (width - self.size[1]) // 2
 
 
 @TRANSFORMS.register_module()
-class RandomResizedCrop:
+class RandomResizedCrop(RandomTransform):
     """Crop a random area and aspect ratio, then resize to ``size``.
 
     What ALPRO applies to CC-3M images. Up to ten draws of an area
@@ -218,18 +225,31 @@ class RandomResizedCrop:
         self.interpolation = interpolation
         self._mode = _interpolation(interpolation, 'RandomResizedCrop')
 
-    def window(self, height: int, width: int) -> Tuple[int, int, int, int]:
-        """A random crop window ``(top, left, h, w)`` of the frame."""
+    def window(
+        self,
+        height: int,
+        width: int,
+        rng: Optional[np.random.Generator] = None
+    ) -> Tuple[int, int, int, int]:
+        """A random crop window ``(top, left, h, w)`` of the frame.
+
+        Args:
+            height: frame height.
+            width: frame width.
+            rng: the draws' generator (default: one seeded from NumPy's
+                global state).
+        """
+        rng = global_generator() if rng is None else rng
         area = height * width
         log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
         for _ in range(10):
-            target = area * np.random.uniform(*self.scale)
-            aspect = math.exp(np.random.uniform(*log_ratio))
+            target = area * rng.uniform(*self.scale)
+            aspect = math.exp(rng.uniform(*log_ratio))
             crop_w = int(round(math.sqrt(target * aspect)))
             crop_h = int(round(math.sqrt(target / aspect)))
             if 0 < crop_w <= width and 0 < crop_h <= height:
-                top = np.random.randint(0, height - crop_h + 1)
-                left = np.random.randint(0, width - crop_w + 1)
+                top = rng.integers(0, height - crop_h + 1)
+                left = rng.integers(0, width - crop_w + 1)
                 return int(top), int(left), crop_h, crop_w
         # No draw fitted (an extreme frame ratio): the whole frame, cut to
         # the nearest allowed ratio, centred.
@@ -245,7 +265,8 @@ class RandomResizedCrop:
         """Crop and resize ``results['imgs']`` ``(T, C, H, W)`` to
         ``(T, C, *size)``; adds ``crop_bbox`` ``(x1, y1, x2, y2)``."""
         imgs = _clip(results, 'RandomResizedCrop')
-        top, left, crop_h, crop_w = self.window(*imgs.shape[-2:])
+        top, left, crop_h, crop_w = self.window(*imgs.shape[-2:],
+                                                self.rng(results))
         results['crop_bbox'] = (left, top, left + crop_w, top + crop_h)
         imgs = F.resized_crop(
             imgs,
@@ -265,7 +286,7 @@ class RandomResizedCrop:
 
 
 @TRANSFORMS.register_module()
-class Flip:
+class Flip(RandomTransform):
     """Flip every frame of the clip, or none, with probability
     ``flip_ratio``.
 
@@ -291,7 +312,7 @@ class Flip:
     def __call__(self, results: Dict) -> Dict:
         """Flip ``results['imgs']`` ``(T, C, H, W)``; the shape is kept."""
         imgs = _clip(results, 'Flip')
-        flip = bool(np.random.rand() < self.flip_ratio)
+        flip = bool(self.rng(results).random() < self.flip_ratio)
         if flip:
             imgs = (
                 F.horizontal_flip(imgs)
@@ -312,7 +333,7 @@ ALPRO_RANDAUG_OPS = ('Identity', 'Contrast', 'Brightness', 'Sharpness',
 
 
 @TRANSFORMS.register_module()
-class TemporalConsistentRandAugment:
+class TemporalConsistentRandAugment(RandomTransform):
     """RandAugment with one set of parameters for all frames of a clip.
 
     ALPRO's ``TemporalConsistentRandomAugment(N=2, M=5)``: ``num_ops``
@@ -394,11 +415,6 @@ class TemporalConsistentRandAugment:
     def _level(self) -> float:
         return self.magnitude / self.max_level
 
-    def _signed(self, value: float) -> float:
-        if self.random_sign and np.random.rand() < 0.5:
-            return -value
-        return value
-
     def enhance_factor(self) -> float:
         """Factor of Contrast, Brightness and Sharpness."""
         return self._level * 1.8 + 0.1
@@ -430,45 +446,46 @@ class TemporalConsistentRandAugment:
             fill=[self.fill] * imgs.shape[1],
             center=[0.5, 0.5])
 
-    def _shear_degrees(self) -> float:
+    def _shear_degrees(self, sign: int) -> float:
         # torchvision's positive shear maps x -> x - tan(s) * y; OpenCV's
         # matrix of ALPRO maps x -> x + f * y.
-        return -math.degrees(math.atan(self._signed(self.shear_factor())))
+        return -math.degrees(math.atan(sign * self.shear_factor()))
 
-    def _identity(self, imgs: torch.Tensor) -> torch.Tensor:
+    # Each op takes the clip and the sign (+1 or -1) of its argument.
+    def _identity(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return imgs
 
-    def _contrast(self, imgs: torch.Tensor) -> torch.Tensor:
+    def _contrast(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return F.adjust_contrast(imgs, self.enhance_factor())
 
-    def _brightness(self, imgs: torch.Tensor) -> torch.Tensor:
+    def _brightness(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return F.adjust_brightness(imgs, self.enhance_factor())
 
-    def _sharpness(self, imgs: torch.Tensor) -> torch.Tensor:
+    def _sharpness(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return F.adjust_sharpness(imgs, self.enhance_factor())
 
-    def _shear_x(self, imgs: torch.Tensor) -> torch.Tensor:
-        return self._affine(imgs, (0, 0), (self._shear_degrees(), 0.0))
+    def _shear_x(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
+        return self._affine(imgs, (0, 0), (self._shear_degrees(sign), 0.0))
 
-    def _shear_y(self, imgs: torch.Tensor) -> torch.Tensor:
-        return self._affine(imgs, (0, 0), (0.0, self._shear_degrees()))
+    def _shear_y(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
+        return self._affine(imgs, (0, 0), (0.0, self._shear_degrees(sign)))
 
-    def _translate_x(self, imgs: torch.Tensor) -> torch.Tensor:
-        offset = self._signed(self.translate_pixels())
+    def _translate_x(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
+        offset = sign * self.translate_pixels()
         return self._affine(imgs, (-offset, 0), (0.0, 0.0))
 
-    def _translate_y(self, imgs: torch.Tensor) -> torch.Tensor:
-        offset = self._signed(self.translate_pixels())
+    def _translate_y(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
+        offset = sign * self.translate_pixels()
         return self._affine(imgs, (0, -offset), (0.0, 0.0))
 
-    def _rotate(self, imgs: torch.Tensor) -> torch.Tensor:
+    def _rotate(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return F.rotate(
             imgs,
-            self._signed(self.rotate_degrees()),
+            sign * self.rotate_degrees(),
             interpolation=InterpolationMode.BILINEAR,
             fill=[self.fill] * imgs.shape[1])
 
-    def _horizontal_flip(self, imgs: torch.Tensor) -> torch.Tensor:
+    def _horizontal_flip(self, imgs: torch.Tensor, sign: int) -> torch.Tensor:
         return F.horizontal_flip(imgs)
 
     _METHODS = {
@@ -484,20 +501,35 @@ class TemporalConsistentRandAugment:
         'HorizontalFlip': _horizontal_flip,
     }
 
-    def apply(self, imgs: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-        """Apply the named ops, in order, to a ``(T, C, H, W)`` clip."""
-        for name in names:
-            imgs = self._METHODS[name](self, imgs)
+    def apply(self,
+              imgs: torch.Tensor,
+              names: Sequence[str],
+              signs: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """Apply the named ops, in order, to a ``(T, C, H, W)`` clip.
+
+        Args:
+            imgs: the clip.
+            names: op names.
+            signs: +1 or -1 per op, the sign of its argument (default: all
+                +1, as ALPRO).
+        """
+        signs = [1] * len(names) if signs is None else signs
+        for name, sign in zip(names, signs):
+            imgs = self._METHODS[name](self, imgs, int(sign))
         return imgs
 
     def __call__(self, results: Dict) -> Dict:
         """Augment ``results['imgs']`` ``(T, C, H, W)``; the shape is kept.
         """
         imgs = _clip(results, 'TemporalConsistentRandAugment')
-        chosen = np.random.choice(len(self.ops), self.num_ops, replace=False)
+        rng = self.rng(results)
+        chosen = rng.choice(len(self.ops), self.num_ops, replace=False)
         names = [self.ops[i] for i in chosen]
+        signs = np.ones(len(names), dtype=np.int64)
+        if self.random_sign:
+            signs[rng.random(len(names)) < 0.5] = -1
         results['randaug_ops'] = names
-        return _store(results, self.apply(imgs, names))
+        return _store(results, self.apply(imgs, names, signs.tolist()))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_ops={self.num_ops}, '

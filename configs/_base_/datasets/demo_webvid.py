@@ -36,7 +36,12 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # one torch thread and one decoder thread per worker
+    worker_init_fn=dict(
+        type='init_data_worker', intra_op_threads=1, decoder_threads=1),
+    # every random draw of a sample from (seed, epoch, rank, sample index):
+    # the same batches with any num_workers and after a resume
+    sampler=dict(type='SeededSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='WebVidDataset',
@@ -47,6 +52,8 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
+    worker_init_fn=dict(
+        type='init_data_worker', intra_op_threads=1, decoder_threads=1),
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(

@@ -57,8 +57,13 @@ train_dataloader = dict(
     batch_size=16,
     num_workers=8,
     persistent_workers=True,
+    # one torch thread and one decoder thread per worker
+    worker_init_fn=dict(
+        type='init_data_worker', intra_op_threads=1, decoder_threads=1),
     pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # every random draw of a sample from (seed, epoch, rank, sample index):
+    # the same batches with any num_workers and after a resume
+    sampler=dict(type='SeededSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ConcatDataset', datasets=[webvid_train, cc3m_train]))
 # zero-shot text-video retrieval on WebVid's validation split
@@ -66,6 +71,8 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=8,
     persistent_workers=True,
+    worker_init_fn=dict(
+        type='init_data_worker', intra_op_threads=1, decoder_threads=1),
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(

@@ -157,7 +157,7 @@ def test_decord_init_validates_arguments():
     with pytest.raises(ValueError, match='at least 32'):
         DecordInit(max_decode_size=16)
     assert repr(DecordInit(decode_size=(288, 288))) == (
-        'DecordInit(max_decode_size=1024, num_threads=1, '
+        'DecordInit(max_decode_size=1024, num_threads=None, '
         'decode_size=(288, 288))')
 
 
