@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import save_checkpoint
 from tool_runs import tool_env
 
@@ -26,6 +27,7 @@ FULL_DISK_SAVE = '''
 import resource, signal, sys
 import torch
 import alpro.utils  # noqa: F401
+from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import save_checkpoint
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
@@ -119,3 +121,28 @@ def test_newest_loadable_checkpoint_for_resume(tmp_path):
     assert 'empty' in skipped[0][1]
     (tmp_path / 'epoch_1.pth').write_bytes(b'')
     assert find_resumable_checkpoint(str(tmp_path))[0] is None
+
+
+class WritesAFile:
+    """Unpickling this object would create ``path`` (code from the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), 'w')
+
+
+def test_resume_and_load_from_never_run_code_from_a_file(
+        tmp_path, monkeypatch):
+    # not the tests' global switch: the loader itself must be safe
+    monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': {}, 'meta': WritesAFile(marker)}, path)
+    # the loader behind Runner.resume, load_from and init_cfg Pretrained
+    with pytest.raises(UnsafeCheckpointError, match='io.open'):
+        CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert not marker.exists()
+    assert checkpoint_problem(str(path)) is not None
+    assert not marker.exists()
