@@ -19,7 +19,9 @@ MMEngine's ``load_state_dict`` (behind ``load_from``, ``resume`` and
 from the model's and only logs a warning, so a checkpoint can load
 "successfully" with parts left at their initial values. Importing this
 module replaces it with :func:`load_state_dict`, which raises
-:class:`CheckpointShapeError` instead.
+:class:`CheckpointShapeError` instead, and summarises missing and unexpected
+keys in one line; MMEngine's bare ``print`` of the loader backend becomes a
+DEBUG message.
 """
 import glob
 import logging
@@ -332,30 +334,60 @@ def load_state_dict(
         logger: Union[str, logging.Logger, None] = 'current') -> None:
     """MMEngine's ``load_state_dict`` with shape mismatches as errors.
 
-    Missing and unexpected keys are logged as MMEngine does (raised when
-    ``strict``); a tensor whose shape differs from the model's raises
+    Missing and unexpected keys are one warning line, with their counts
+    and first keys (every key at DEBUG level; raised when ``strict``);
+    a tensor whose shape differs from the model's raises
     :class:`CheckpointShapeError` (:func:`load_state_dict_checked`).
     Installed in place of ``mmengine.runner.checkpoint.load_state_dict``
     when this module is imported.
     """
     missing, unexpected = load_state_dict_checked(module, state_dict)
-    lines = []
-    if unexpected:
-        lines.append('unexpected key in source state_dict: '
-                     f'{", ".join(unexpected)}')
-    if missing:
-        lines.append(
-            f'missing keys in source state_dict: {", ".join(missing)}')
-    if not lines:
+    if not missing and not unexpected:
         return
-    message = '\n'.join(
-        ['The model and loaded state dict do not match exactly'] + lines)
     if strict:
-        raise RuntimeError(message)
+        raise RuntimeError(
+            'The model and loaded state dict do not match exactly: '
+            f'unexpected key in source state_dict: {", ".join(unexpected)}; '
+            f'missing keys in source state_dict: {", ".join(missing)}')
     if get_dist_info()[0] == 0:
-        print_log(message, logger=logger or 'current', level=logging.WARNING)
+        logger = logger or 'current'
+        print_log(
+            'The model and loaded state dict do not match exactly: '
+            f'{_key_summary(missing, "missing")}, '
+            f'{_key_summary(unexpected, "unexpected")} (every key at DEBUG '
+            'level)',
+            logger=logger,
+            level=logging.WARNING)
+        print_log(
+            f'missing keys: {missing}; unexpected keys: {unexpected}',
+            logger=logger,
+            level=logging.DEBUG)
 
 
+def _key_summary(keys: List[str], kind: str, shown: int = 3) -> str:
+    """``'12 missing (a, b, c, ...)'``: a count and the first few keys."""
+    if not keys:
+        return f'0 {kind}'
+    more = ', ...' if len(keys) > shown else ''
+    return f'{len(keys)} {kind} ({", ".join(keys[:shown])}{more})'
+
+
+def _load_checkpoint_quietly(cls,
+                             filename: str,
+                             map_location=None,
+                             logger: Optional[str] = 'current'):
+    """``CheckpointLoader.load_checkpoint`` without MMEngine's bare
+    ``print`` of the backend (its callers pass ``logger=None``): the same
+    note at DEBUG level."""
+    loader = cls._get_checkpoint_loader(filename)
+    print_log(
+        f'loading checkpoint {filename} with {loader.__name__}',
+        logger='current',
+        level=logging.DEBUG)
+    return loader(filename, map_location)
+
+
+CheckpointLoader.load_checkpoint = classmethod(_load_checkpoint_quietly)
 mmengine.runner.checkpoint.load_state_dict = load_state_dict
 mmengine.runner.load_state_dict = load_state_dict
 

@@ -119,8 +119,7 @@ def test_init_cfg_pretrained_refuses_a_tensor_of_another_shape(tmp_path):
     class Pretrained(BaseModule):
 
         def __init__(self) -> None:
-            super().__init__(
-                init_cfg=dict(type='Pretrained', checkpoint=path))
+            super().__init__(init_cfg=dict(type='Pretrained', checkpoint=path))
             self.first = torch.nn.Linear(2, 4)
             self.second = torch.nn.Linear(4, 3)
 
@@ -140,9 +139,47 @@ def test_missing_and_unexpected_keys_are_reported_not_fatal(tmp_path):
     load_checkpoint(model, str(path), map_location='cpu')
     assert torch.equal(model.second.weight, source.second.weight)
     assert not torch.equal(model.second.bias, source.second.bias)
-    with pytest.raises(RuntimeError, match='missing keys in source '
-                       'state_dict: second.bias'):
+    with pytest.raises(
+            RuntimeError,
+            match='missing keys in source '
+            'state_dict: second.bias'):
         load_checkpoint(model, str(path), map_location='cpu', strict=True)
+
+
+def test_a_partial_load_is_one_summary_line(tmp_path, capsys):
+    """Missing and unexpected keys: one WARNING line with counts and the
+    first keys, every key at DEBUG; no bare print of the loader backend."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    from mmengine.runner import load_checkpoint
+    state = {f'extra{i}.weight': torch.ones(1) for i in range(5)}
+    path = tmp_path / 'other_model.pth'
+    torch.save(state, path)
+    logger = MMLogger.get_instance(
+        f'partial-load-{tmp_path.name}', log_level='DEBUG')
+    records = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        load_checkpoint(
+            TwoLayers(),
+            str(path),
+            map_location='cpu',
+            logger=logger.instance_name)
+    finally:
+        logger.removeHandler(handler)
+    warnings = [r for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    line = warnings[0].getMessage()
+    assert '\n' not in line
+    assert '4 missing (first.weight, first.bias, second.weight, ...)' in line
+    assert '5 unexpected' in line and 'extra4.weight' not in line
+    debug = ' '.join(r.getMessage() for r in records
+                     if r.levelno == logging.DEBUG)
+    assert 'second.bias' in debug and 'extra4.weight' in debug
+    assert 'backend' not in capsys.readouterr().out
 
 
 def test_checked_load_runs_the_modules_load_hooks():
