@@ -4,12 +4,11 @@ import os.path as osp
 import string
 from typing import List, Optional, Tuple
 
-import numpy as np
-
 from alpro.registry import DATASETS
 from .base_video_text_dataset import BaseVideoTextDataset, load_json
 from .cc3m_images import ImageNames, find_image_names, url_crc
 from .errors import AnnotationError, BadRowError, SkipRow
+from .transforms.random_transform import RandomTransform
 
 __all__ = ['CC3MDataset']
 
@@ -39,7 +38,7 @@ def _captions(record: object) -> List[str]:
 
 
 @DATASETS.register_module()
-class CC3MDataset(BaseVideoTextDataset):
+class CC3MDataset(BaseVideoTextDataset, RandomTransform):
     """CC-3M for pre-training beside WebVid (pair it with
     ``LoadImageAsClip`` in the pipeline).
 
@@ -194,6 +193,10 @@ class CC3MDataset(BaseVideoTextDataset):
         info = super().get_data_info(idx)
         captions = info.pop('captions', None)
         if captions is not None:  # None: a left-out placeholder
-            pick = 0 if self.test_mode else np.random.randint(len(captions))
+            # in training a random caption, drawn as the random transforms
+            # draw (a function of seed, epoch, rank and index once a
+            # SeededSampler binds the dataset: resume stays exact)
+            pick = 0 if self.test_mode else int(
+                self.rng(info).integers(len(captions)))
             info['text'] = captions[pick]
         return info

@@ -80,8 +80,8 @@ class SampleSeed:
 
 
 def _pipelines(dataset, place: Tuple[int, ...] = ()) -> Iterator[tuple]:
-    """``(place, transforms)`` of every pipeline in ``dataset``, including
-    those of the datasets it wraps (``ConcatDataset.datasets``,
+    """``(place, dataset, transforms)`` of every pipeline in ``dataset``,
+    including those of the datasets it wraps (``ConcatDataset.datasets``,
     ``RepeatDataset.dataset``); ``place`` numbers the sub-datasets."""
     for i, child in enumerate(getattr(dataset, 'datasets', None) or ()):
         yield from _pipelines(child, place + (i, ))
@@ -89,12 +89,13 @@ def _pipelines(dataset, place: Tuple[int, ...] = ()) -> Iterator[tuple]:
     if inner is not None:
         yield from _pipelines(inner, place)
     pipeline = getattr(dataset, 'pipeline', None)
-    yield place, list(getattr(pipeline, 'transforms', None) or ())
+    yield place, dataset, list(getattr(pipeline, 'transforms', None) or ())
 
 
 def bind_sample_seed(dataset, sample_seed: SampleSeed) -> int:
     """Make every :class:`~alpro.datasets.transforms.RandomTransform` in
-    ``dataset``'s pipelines draw from ``sample_seed``.
+    ``dataset``'s pipelines, and a dataset that is one itself, draw from
+    ``sample_seed``.
 
     Each transform gets its own stream: the place of its dataset (inside a
     ``ConcatDataset``) and its place in the pipeline, so that two transforms,
@@ -105,9 +106,14 @@ def bind_sample_seed(dataset, sample_seed: SampleSeed) -> int:
     """
     from alpro.datasets.transforms import RandomTransform
     bound = 0
-    for place, transforms in _pipelines(dataset):
+    for place, owner, transforms in _pipelines(dataset):
         for position, transform in enumerate(transforms):
             if isinstance(transform, RandomTransform):
                 transform.bind_sample_seed(sample_seed, place + (position, ))
                 bound += 1
+        if isinstance(owner, RandomTransform):
+            # a dataset that draws too (CC3M picks one of an image's
+            # captions): the stream after its pipeline's
+            owner.bind_sample_seed(sample_seed, place + (len(transforms), ))
+            bound += 1
     return bound

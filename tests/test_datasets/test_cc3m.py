@@ -202,3 +202,25 @@ def test_json_path_escape_refused(tmp_path):
     ann.write_text(json.dumps([{'image': '../x.jpg', 'caption': 'x'}]))
     with pytest.raises(AnnotationError, match='escapes'):
         CC3MDataset(ann_file=str(ann), data_prefix=dict(img=str(tmp_path)))
+
+
+def test_caption_pick_is_a_function_of_seed_epoch_and_index(tmp_path):
+    """Bound to a SampleSeed (as a SeededSampler binds it), the training
+    caption depends on (seed, epoch, rank, index) only, not on NumPy's
+    global state (a worker's): resume is exact for CC3M too."""
+    from alpro.datasets.sample_seed import SampleSeed, bind_sample_seed
+    captions = [f'caption {i}' for i in range(50)]
+    ann = tmp_path / 'cc3m.json'
+    ann.write_text(json.dumps([{'image': 'a.jpg', 'caption': captions}] * 4))
+
+    def picks(epoch, global_seed):
+        dataset = CC3MDataset(ann_file=str(ann))
+        seed = SampleSeed(seed=7)
+        assert bind_sample_seed(dataset, seed) == 1
+        seed.set_epoch(epoch)
+        np.random.seed(global_seed)
+        return [dataset.get_data_info(i)['text'] for i in range(4)]
+
+    assert picks(0, global_seed=1) == picks(0, global_seed=2)
+    assert picks(0, global_seed=1) != picks(1, global_seed=1)
+    assert len(set(picks(0, global_seed=1))) > 1  # differs by index

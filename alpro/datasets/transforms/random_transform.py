@@ -1,4 +1,4 @@
-"""The base of every transform that draws random numbers."""
+"""The base of every transform (or dataset) that draws random numbers."""
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -15,7 +15,8 @@ def global_generator() -> np.random.Generator:
 
 
 class RandomTransform:
-    """Base of the transforms that draw random numbers.
+    """Base of the transforms that draw random numbers (and of a dataset
+    that draws, as CC3M picks one of an image's captions).
 
     A subclass draws every random number of a sample from the generator
     :meth:`rng` returns for it. Once bound to a :class:`SampleSeed` (the
