@@ -47,9 +47,9 @@ model = dict(
     order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     rerank_k='all',
     # every pair re-scored (the paper's protocol); the toy VTM head alone
-    # ranks poorly (t2v R@1 4.2 with 'vtm_prob' from the demo's stage 2), so
-    # the demo adds the VTC similarity to the VTM logit, as LAVIS does
-    # (10.4 zero-shot); the paper's configs keep 'vtm_prob'
+    # ranks below VTC alone (t2v R@1 14.2 against 17.1 after this
+    # fine-tuning, docs/benchmarks.md), so the demo adds the VTC similarity
+    # to the VTM logit, as LAVIS does; the paper's configs keep 'vtm_prob'
     score='vtm_logit+vtc')
 
 retrieval = dict(

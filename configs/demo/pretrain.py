@@ -18,9 +18,11 @@ prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_30.pth'
 # BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
 # every caption nearly the same [CLS], which MLM and VTM then keep from
 # separating; so the demo starts its video encoder and text layers from the
-# demo prompter's. The fusion layers start random (in ALPRO they are
-# BERT-base's upper six layers, pre-trained on text alone; the demo has no
-# such layers).
+# demo prompter's. In ALPRO the fusion layers are BERT-base's upper six
+# layers, pre-trained on text alone; the demo prompter has no upper layers,
+# so each fusion layer starts as a copy of the prompter's text layer below it
+# (VTM alone after fine-tuning: t2v R@1 14.2, against 10.8 from random fusion
+# layers; docs/benchmarks.md).
 model = dict(
     _delete_=True,
     type='AlproPretrainer',
@@ -51,6 +53,7 @@ model = dict(
             hidden_dropout_prob=0.0,
             attention_probs_dropout_prob=0.0),
         fusion_layer=2,
+        fusion_from_text_layers=True,
         init_cfg=dict(
             type='Pretrained',
             checkpoint=prompter_checkpoint,
