@@ -7,17 +7,10 @@ import pytest
 import timm
 import torch
 from mmengine.logging import MMLogger
+from test_frame_vit import TINY
 
 from alpro.models.backbones import FrameViT
 from alpro.utils import UnsafeCheckpointError
-
-TINY = dict(
-    model_name='vit_tiny_patch16_224',
-    img_size=32,
-    patch_size=8,
-    embed_dim=64,
-    depth=2,
-    num_heads=2)
 
 
 class WritesAFile:
