@@ -57,6 +57,8 @@ class AlproPretrainer(VideoTextEncoders):
         pem_loss: ``LOSSES`` config of the soft cross-entropy.
         vtm_negatives: ``MODELS`` config of the VTM negative sampler
             (:class:`~alpro.models.samplers.VTMNegativeSampler`).
+        vtm_rank_weight: weight of VTM's ranking loss (:meth:`vtm`); 0
+            (ALPRO): off.
         order_negatives: ``None`` (off) or the arguments of
             :class:`~alpro.models.samplers.OrderNegatives` (``dict()``:
             reversed clips for every caption, in VTC and VTM).
@@ -77,6 +79,7 @@ class AlproPretrainer(VideoTextEncoders):
                  pem_head: dict = dict(type='PEMHead'),
                  pem_loss: dict = dict(type='SoftCrossEntropyLoss'),
                  vtm_negatives: dict = dict(type='VTMNegativeSampler'),
+                 vtm_rank_weight: float = 0.0,
                  order_negatives: Optional[dict] = None,
                  embed_dim: int = 256,
                  data_preprocessor: Optional[dict] = None,
@@ -98,6 +101,10 @@ class AlproPretrainer(VideoTextEncoders):
         if 'vtm' in self.tasks:
             self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
             self.vtm_negatives = MODELS.build(vtm_negatives)
+        if vtm_rank_weight < 0:
+            raise ValueError(
+                f'vtm_rank_weight must be >= 0, got {vtm_rank_weight}')
+        self.vtm_rank_weight = float(vtm_rank_weight)
         self.order_negatives = self.build_order_negatives(
             order_negatives, self.tasks)
         if 'mlm' in self.tasks:
@@ -195,23 +202,46 @@ class AlproPretrainer(VideoTextEncoders):
                                   self.vtc_loss.clamped_temperature())
 
     def vtm(self, fused_pos_cls: torch.Tensor, fused_neg_cls: torch.Tensor,
-            neg_valid: torch.Tensor) -> Dict[str, torch.Tensor]:
+            neg_valid: torch.Tensor,
+            neg_is_text: torch.Tensor) -> Dict[str, torch.Tensor]:
         """VTM loss and accuracy from the fusion [CLS] of the B positives
-        ``(B, D)`` and of the negatives ``(M, D)``; ``neg_valid`` ``(M,)``
-        bool, ``False`` for a negative left out (no true negative to
-        draw, a reversed clip of a caption naming no direction, a caption
-        with no direction word to swap)."""
+        ``(B, D)`` and of the negatives ``(G * B, D)``: G groups of B, group
+        g's row i a negative of pair i. ``neg_valid`` ``(G * B,)`` bool,
+        ``False`` for a negative left out (no true negative to draw, a
+        reversed clip of a caption naming no direction, a caption with no
+        direction word to swap); ``neg_is_text`` ``(G,)`` bool, the group
+        holds negative texts of the videos (else negative videos of the
+        texts).
+
+        ``loss_vtm`` is ALPRO's: matched or not, each pair on its own. With
+        ``vtm_rank_weight`` > 0, ``loss_vtm_rank`` also asks each caption's
+        match log-odds to beat those of its negative videos (a softmax
+        over the caption's list), and each clip's to beat its negative
+        captions: the order retrieval ranks by.
+        """
         logits = self.vtm_head(torch.cat([fused_pos_cls,
                                           fused_neg_cls])).float()
-        positives = torch.ones(
-            fused_pos_cls.size(0), dtype=torch.long, device=logits.device)
+        batch = fused_pos_cls.size(0)
+        positives = torch.ones(batch, dtype=torch.long, device=logits.device)
         negatives = torch.where(neg_valid, 0, -100).long()
         labels = torch.cat([positives, negatives])
         chosen = labels != -100
         correct = (logits.argmax(-1) == labels) & chosen
-        return dict(
+        out = dict(
             loss_vtm=F.cross_entropy(logits, labels, ignore_index=-100),
             vtm_acc=correct.sum() / chosen.sum())
+        if self.vtm_rank_weight:
+            log_odds = logits[:, 1] - logits[:, 0]
+            pos, neg = log_odds[:batch], log_odds[batch:].view(-1, batch)
+            neg = neg.masked_fill(~neg_valid.view(-1, batch), -torch.inf)
+            rank_losses = []
+            for side in (~neg_is_text, neg_is_text):
+                if side.any():
+                    scores = torch.cat([pos.unsqueeze(0), neg[side]])
+                    rank_losses.append(-scores.log_softmax(0)[0].mean())
+            out['loss_vtm_rank'] = self.vtm_rank_weight * torch.stack(
+                rank_losses).mean()
+        return out
 
     def mlm(self, fused_text: torch.Tensor,
             labels: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -322,13 +352,16 @@ class AlproPretrainer(VideoTextEncoders):
             pairs.append((text_tokens[neg_text], text_mask[neg_text],
                           video_tokens.repeat(draws, 1, 1)))
             neg_valid = [has_video, has_text]
+            neg_is_text = [False] * draws + [True] * draws
             if order is not None and order.vtm:
                 if reverse:
                     pairs.append((text_tokens, text_mask, reversed_tokens))
                     neg_valid.append(reversed_valid)
+                    neg_is_text.append(False)
                 if swap:
                     pairs.append((swapped_tokens, text_mask, video_tokens))
                     neg_valid.append(swapped_valid)
+                    neg_is_text.append(True)
         if mlm:
             pairs.append((text_all[1], text_mask, video_tokens))
         if pairs:
@@ -342,7 +375,9 @@ class AlproPretrainer(VideoTextEncoders):
             negatives = torch.cat([
                 fused.pop(0)[:, 0] for _ in range(neg_valid.numel() // batch)
             ])
-            out.update(self.vtm(positives[:, 0], negatives, neg_valid))
+            out.update(
+                self.vtm(positives[:, 0], negatives, neg_valid,
+                         torch.tensor(neg_is_text, device=neg_valid.device)))
             out['vtm_negatives_left_out'] = 1 - neg_valid.float().mean()
         if mlm:
             out.update(

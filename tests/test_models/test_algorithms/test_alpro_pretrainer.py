@@ -242,7 +242,8 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         masked = encoder.encode_text(inputs['mlm_text_ids'], mask)
         fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
         reference = dict(
-            **model.vtm(positives[:, 0], negatives[:, 0], has.repeat(2)),
+            **model.vtm(positives[:, 0], negatives[:, 0], has.repeat(2),
+                        torch.tensor([False] * draws + [True] * draws)),
             **model.mlm(fused_mlm, inputs['mlm_labels']),
             **model.pem(inputs, positives))
     for key, value in reference.items():
@@ -288,6 +289,69 @@ def test_vtm_separates_matched_pairs(tokenizer_dir, stage_one):
         model.train_step(data, wrapper)
     after = match_probabilities(model.eval(), inputs)
     assert after[matched].min() > after[~matched].max(), after
+
+
+def test_vtm_rank_loss_is_a_softmax_over_each_list(tokenizer_dir, stage_one):
+    """Each caption's match log-odds against its negative videos', each
+    clip's against its negative captions'; a left-out negative is not in
+    its list."""
+    model = build(
+        tokenizer_dir, stage_one, tasks=('vtc', 'vtm'), vtm_rank_weight=0.5)
+    torch.manual_seed(0)
+    width = model.text_encoder.hidden_size
+    pos, neg = torch.randn(3, width), torch.randn(9, width)
+    # groups: negative videos, negative texts, negative videos
+    valid = torch.ones(9, dtype=torch.bool)
+    valid[7] = False  # the third group's second row
+    is_text = torch.tensor([False, True, False])
+    out = model.vtm(pos, neg, valid, is_text)
+    odds = model.vtm_head(torch.cat([pos, neg])).float()
+    odds = odds[:, 1] - odds[:, 0]
+    pos_odds, neg_odds = odds[:3], odds[3:].view(3, 3)
+
+    def listwise(rows):
+        """Rows: the negative groups in each pair's list."""
+        losses = []
+        for i, groups in enumerate(rows):
+            scores = [pos_odds[i]] + [neg_odds[g, i] for g in groups]
+            losses.append(-torch.stack(scores).log_softmax(0)[0])
+        return torch.stack(losses).mean()
+
+    negative_videos = [(0, 2), (0, ), (0, 2)]
+    negative_texts = [(1, )] * 3
+    expected = 0.5 * (listwise(negative_videos) + listwise(negative_texts)) / 2
+    torch.testing.assert_close(out['loss_vtm_rank'], expected)
+    # off by default (ALPRO): no such loss
+    plain = build(tokenizer_dir, stage_one, tasks=('vtc', 'vtm'))
+    assert 'loss_vtm_rank' not in plain.vtm(pos, neg, valid, is_text)
+    with pytest.raises(ValueError, match='vtm_rank_weight'):
+        build(tokenizer_dir, stage_one, vtm_rank_weight=-1)
+
+
+def test_vtm_rank_loss_alone_ranks_each_caption_s_video_first(
+        tokenizer_dir, stage_one):
+    """With ALPRO's matched-or-not loss weighed 0, the ranking loss alone
+    teaches VTM to put each caption's own video above the others (a rank,
+    not a calibrated probability)."""
+    torch.manual_seed(0)
+    model = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        loss_weights=dict(vtm=0.0),
+        vtm_rank_weight=1.0,
+        vtm_negatives=dict(
+            type='VTMNegativeSampler', policy='random', num_negatives=3))
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
+    data = batch(size=4)
+    inputs = model.data_preprocessor(data, True)['inputs']
+    before = match_probabilities(model.eval(), inputs)
+    assert (before.argmax(1) != torch.arange(4)).any()
+    model.train()
+    for _ in range(VTM_STEPS):
+        model.train_step(data, wrapper)
+    after = match_probabilities(model.eval(), inputs)
+    assert (after.argmax(1) == torch.arange(4)).all(), after
 
 
 def test_true_matches_are_same_video_or_same_caption(tokenizer_dir, stage_one):
