@@ -121,11 +121,12 @@ def test_release_departures_probe_on_the_stage_two_checkpoint(
 
 
 def test_ablation_runs_each_seed_and_summarises(stage_one, tmp_path):
+    """Two runs at a time (``--jobs 2``), each logging to its folder."""
     work_dir = tmp_path / 'ablation'
     command = [
         sys.executable,
         str(REPO / 'tools/analysis/demo_ablation.py'), '--rows', 'all',
-        '--seeds', '0', '1', '--work-dir',
+        '--seeds', '0', '1', '--jobs', '2', '--work-dir',
         str(work_dir), '--out',
         str(tmp_path / 'ablation.json'), '--train-options',
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
@@ -136,6 +137,7 @@ def test_ablation_runs_each_seed_and_summarises(stage_one, tmp_path):
     for seed in '01':
         run = work_dir / f'all_seed{seed}'
         assert (run / 'epoch_1.pth').is_file()
+        assert 'Epoch(train)' in (run / 'run.log').read_text()
         # the demo config without the order-aware objective, at this seed
         config = glob.glob(str(run / '*/vis_data/config.py'))[0]
         text = Path(config).read_text()
