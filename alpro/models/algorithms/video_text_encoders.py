@@ -5,6 +5,7 @@ from typing import Optional, Sequence, Union
 from mmengine.model import BaseModel
 from torch import nn
 
+from alpro.models.backbones.contract import check_video_backbone
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 
 __all__ = ['VideoTextEncoders', 'check_vocabulary']
@@ -25,9 +26,10 @@ def check_vocabulary(data_preprocessor: nn.Module,
 class VideoTextEncoders(BaseModel):
     """Base of the algorithms: ``data_preprocessor`` (a ``MODELS`` config,
     built from alpro's registry whatever the default scope), ``backbone``
-    (``BACKBONES``, output ``(B, 1 + N, Dv)``) and ``text_encoder``
-    (``TEXT_ENCODERS``), the tokenizer checked against the text encoder's
-    vocabulary.
+    (``BACKBONES``, output ``(B, 1 + N, Dv)``, checked against the video
+    backbone contract of :mod:`alpro.models.backbones.contract`) and
+    ``text_encoder`` (``TEXT_ENCODERS``), the tokenizer checked against the
+    text encoder's vocabulary.
 
     Args:
         backbone: a ``BACKBONES`` config.
@@ -46,6 +48,7 @@ class VideoTextEncoders(BaseModel):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = BACKBONES.build(backbone)
+        check_video_backbone(self.backbone, where=type(self).__name__)
         self.text_encoder = TEXT_ENCODERS.build(text_encoder)
         check_vocabulary(self.data_preprocessor, self.text_encoder)
 

@@ -1,11 +1,12 @@
 """Every registered backbone, built tiny, follows the video backbone
-contract: ``(B, C, T, H, W)`` in, ``(B, 1 + N, D)`` out, ``embed_dims``,
-``patch_size``, ``num_frames``, ``init_weights()``."""
+contract (``alpro/models/backbones/contract.py``): ``(B, C, T, H, W)`` in,
+``(B, 1 + N, D)`` out, ``embed_dims``, ``patch_size``, ``num_frames``,
+``init_weights()``."""
 import alpro_example_plugin  # noqa: F401  (and the example plugin's)
 import pytest
 import torch
 
-import alpro.models.backbones  # noqa: F401  (registers alpro's backbones)
+from alpro.models.backbones import check_video_backbone
 from alpro.registry import BACKBONES
 
 # One tiny configuration per registered type. A new backbone must add one.
@@ -34,6 +35,7 @@ def test_video_backbone_contract(name):
     model = BACKBONES.build(dict(type=name, **TINY_KWARGS[name]))
     model.init_weights()
     model.eval()
+    check_video_backbone(model, 'test_video_backbone_contract')
     for attr in ('embed_dims', 'patch_size', 'num_frames'):
         assert isinstance(getattr(model, attr), int), attr
     p, D = model.patch_size, model.embed_dims
