@@ -1,4 +1,5 @@
 """TimeSformer: divided space-time attention, built from timm's layers."""
+import inspect
 import logging
 import math
 from typing import Dict, Optional, Tuple, Union
@@ -138,8 +139,9 @@ class TimeSformer(BaseModule):
     Args:
         arch: ``'base'`` (D 768, depth 12, 12 heads), ``'small'`` (384, 12,
             6), ``'tiny'`` (64, 2, 2, mlp_ratio 2; tests and demos), or a
-            dict with ``embed_dims``, ``depth``, ``num_heads`` and optionally
-            ``mlp_ratio`` (default 4).
+            dict with the presets' keys: ``embed_dims``, ``depth``,
+            ``num_heads`` and optionally ``mlp_ratio`` (default 4); a
+            missing or unknown key is a ``ValueError`` naming it.
         img_size: frame size the position embedding is built for, int or
             ``(H, W)``.
         patch_size: p, the side of a square patch.
@@ -174,6 +176,9 @@ class TimeSformer(BaseModule):
         'small': dict(embed_dims=384, depth=12, num_heads=6, mlp_ratio=4.),
         'tiny': dict(embed_dims=64, depth=2, num_heads=2, mlp_ratio=2.),
     }
+    #: What a custom ``arch`` dict may leave out; every other key of the
+    #: presets it must give.
+    arch_defaults: Dict[str, float] = dict(mlp_ratio=4.)
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -246,20 +251,37 @@ class TimeSformer(BaseModule):
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        """A preset's settings, or a custom dict's with its defaults.
+
+        Raises:
+            ValueError: an unknown preset; a dict that misses a required
+                key or has a key no preset has (the message names them).
+            TypeError: ``arch`` is neither a name nor a dict.
+        """
         if isinstance(arch, str):
             if arch not in cls.arch_zoo:
                 raise ValueError(f'TimeSformer arch {arch!r} is not one of '
                                  f'{sorted(cls.arch_zoo)}; or pass a dict')
             return dict(cls.arch_zoo[arch])
-        required = {'embed_dims', 'depth', 'num_heads'}
-        missing = required - set(arch)
-        unknown = set(arch) - required - {'mlp_ratio'}
-        if missing or unknown:
+        if not isinstance(arch, dict):
+            raise TypeError('TimeSformer arch must be a preset name or a '
+                            f'dict, got {type(arch).__name__}')
+        known = set().union(*cls.arch_zoo.values())
+        required = known - set(cls.arch_defaults)
+        missing, unknown = required - set(arch), set(arch) - known
+        problems = [f'missing {sorted(missing)}'] if missing else []
+        if unknown:
+            problems.append(f'unknown {sorted(unknown)}')
+            arguments = unknown & set(inspect.signature(cls).parameters)
+            if arguments:
+                problems[-1] += (f' ({sorted(arguments)}: arguments of '
+                                 'TimeSformer itself, not arch keys)')
+        if problems:
             raise ValueError(
-                f'a TimeSformer arch dict needs {sorted(required)} (and '
-                f'optionally mlp_ratio); missing {sorted(missing)}, unknown '
-                f'{sorted(unknown)}')
-        return {'mlp_ratio': 4., **arch}
+                f'TimeSformer arch dict: {" and ".join(problems)}; it needs '
+                f'{sorted(required)} and may give {cls.arch_defaults} '
+                '(the defaults shown)')
+        return {**cls.arch_defaults, **arch}
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

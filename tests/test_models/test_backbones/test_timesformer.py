@@ -123,6 +123,44 @@ def test_arch_zoo_and_dict():
     assert with_ratio.blocks[0].mlp.fc1.out_features == 64
 
 
+@pytest.mark.parametrize('preset', sorted(TimeSformer.arch_zoo))
+def test_every_preset_key_can_be_given_in_a_custom_arch(preset):
+    # the preset's own settings as a custom dict, mlp_ratio included
+    arch = dict(TimeSformer.arch_zoo[preset])
+    assert 'mlp_ratio' in arch
+    custom = TimeSformer(arch=arch, img_size=16, patch_size=16)
+    assert custom.arch_settings == TimeSformer.arch_zoo[preset]
+    block = custom.blocks[0]
+    assert block.mlp.fc1.out_features == int(arch['embed_dims'] *
+                                             arch['mlp_ratio'])
+    assert len(custom.blocks) == arch['depth']
+    assert block.attn.num_heads == arch['num_heads']
+
+
+@pytest.mark.parametrize(
+    'arch, named',
+    [
+        (dict(embed_dims=32, depth=1), ["missing ['num_heads']"]),
+        (dict(embed_dims=32, depth=1, num_heads=4,
+              mlp_ratios=2.), ["unknown ['mlp_ratios']"]),
+        (dict(depth=1, num_heads=4,
+              hidden=8), ["missing ['embed_dims']", "unknown ['hidden']"]),
+        # a constructor argument put in the arch dict by mistake
+        (dict(embed_dims=32, depth=1, num_heads=4, qkv_bias=False),
+         ["unknown ['qkv_bias']", 'arguments of TimeSformer itself']),
+    ])
+def test_a_bad_custom_arch_names_the_keys(arch, named):
+    with pytest.raises(ValueError) as error:
+        TimeSformer(arch=arch, img_size=16)
+    message = str(error.value)
+    for part in named + [
+            "needs ['depth', 'embed_dims', 'num_heads']", "'mlp_ratio': 4.0"
+    ]:
+        assert part in message, (part, message)
+    with pytest.raises(TypeError, match='a preset name or a dict, got int'):
+        TimeSformer(arch=3)
+
+
 def test_attention_is_fused(monkeypatch):
     model = TimeSformer(**TINY, num_frames=2).eval()
     attentions = [m for n, m in model.named_modules() if n.endswith('attn')]
