@@ -9,6 +9,7 @@ from torch import nn
 from alpro.registry import HEADS, LOSSES, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
 from .prompter_pretrainer import embedding_outputs
+from .task_inputs import check_task_inputs
 from .video_text_encoders import VideoTextEncoders
 
 __all__ = ['AlproPretrainer']
@@ -49,7 +50,11 @@ class AlproPretrainer(VideoTextEncoders):
         backbone: ``BACKBONES`` config, output ``(B, 1 + N, Dv)``.
         text_encoder: ``TEXT_ENCODERS`` config with fusion layers.
         prompter: ``PROMPTERS`` config of the entity prompter (for PEM).
-        tasks: the tasks on.
+        tasks: the tasks on. Their inputs must come from the data
+            preprocessor (``mlm``: ``mlm_probability`` > 0, ``pem``: ``pem``
+            regions on the backbone's ``patch_size``), which is checked
+            when the model is built
+            (:func:`~alpro.models.algorithms.task_inputs.check_task_inputs`).
         loss_weights: weight of each task's loss (default 1).
         vtc_loss: ``LOSSES`` config.
         vtm_head / mlm_head / pem_head: ``HEADS`` configs; their sizes are
@@ -90,6 +95,8 @@ class AlproPretrainer(VideoTextEncoders):
             raise ValueError(f'tasks must be a non-empty subset of {TASKS}, '
                              f'got {tuple(tasks)}')
         self.tasks = tuple(tasks)
+        check_task_inputs(self.tasks, self.data_preprocessor, self.backbone,
+                          type(self).__name__)
         self.loss_weights = {t: 1.0 for t in TASKS}
         self.loss_weights.update(loss_weights or {})
         width = self.text_encoder.hidden_size

@@ -185,6 +185,17 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
             torch.tensor(ordinary, dtype=torch.long),
             persistent=False)
 
+    @property
+    def input_keys(self) -> Tuple[str, ...]:
+        """The parent's keys, ``is_image``, and those of MLM and PEM where
+        they are on (``mlm_probability`` > 0, ``pem`` not None)."""
+        keys = super().input_keys + ('is_image', )
+        if self.mlm_probability > 0:
+            keys += ('mlm_text_ids', 'mlm_labels')
+        if self.pem is not None:
+            keys += ('pem_crop', 'pem_region', 'pem_box')
+        return keys
+
     @staticmethod
     def _check_pem(pem: dict) -> dict:
         unknown = set(pem) - set(DEFAULT_PEM)

@@ -1,6 +1,6 @@
 """Batches of clips and captions to model inputs, on the model's device."""
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -90,6 +90,13 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
             'mean', torch.tensor(mean).view(shape), persistent=False)
         self.register_buffer(
             'std', torch.tensor(std).view(shape), persistent=False)
+
+    @property
+    def input_keys(self) -> Tuple[str, ...]:
+        """The keys of every batch's ``inputs`` (``video_group``, made
+        only for samples with a ``video_id``, aside): what an algorithm may
+        check its tasks against when it is built."""
+        return ('video', 'text_ids', 'text_mask')
 
     def tokenize(self, texts: List[str]) -> dict:
         """Tokenise captions; returns ``input_ids`` and ``attention_mask``

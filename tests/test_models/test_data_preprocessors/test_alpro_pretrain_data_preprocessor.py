@@ -368,3 +368,19 @@ def test_no_value_is_read_on_the_host(tokenizer_dir):
     pixels, patches = pre.box_masks(boxes, 64, 64)
     assert boxes.shape == (4, 4) and boxes.device.type == 'meta'
     assert pixels.shape == (4, 64, 64) and patches.shape == (4, 16)
+
+
+@pytest.mark.parametrize('settings', [
+    dict(),
+    dict(mlm_probability=0),
+    dict(pem=None),
+    dict(mlm_probability=0, pem=None),
+])
+def test_input_keys_are_the_keys_it_makes(tokenizer_dir, settings):
+    # what AlproPretrainer checks its tasks against when it is built
+    pre = build(tokenizer_dir, **settings)
+    out = pre(make_batch(['a red circle moves', 'the square'], clips(2)), True)
+    keys = set(out['inputs']) - {'video_group'}
+    assert keys == set(pre.input_keys)
+    assert ('mlm_labels' in keys) == (settings.get('mlm_probability') != 0)
+    assert ('pem_region' in keys) == ('pem' not in settings)

@@ -83,3 +83,11 @@ def test_mean_std_move_with_the_module(tokenizer_dir):
     assert 'mean' not in pre.state_dict()  # not persistent: not in checkpoints
     pre.to(torch.float64)
     assert pre.mean.dtype == torch.float64
+
+
+def test_input_keys_are_the_keys_it_makes(tokenizer_dir):
+    pre = VideoTextDataPreprocessor(
+        tokenizer=dict(path=str(tokenizer_dir)), max_length=8)
+    clip = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    out = pre(make_batch(['a red circle'], [clip]))
+    assert set(out['inputs']) == set(pre.input_keys)
