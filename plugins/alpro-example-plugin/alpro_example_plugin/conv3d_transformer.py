@@ -25,11 +25,12 @@ class Conv3dTransformer(BaseModule):
     into tubelets; a [CLS] token and a learned space-time position
     embedding are added and every block attends jointly over all
     ``1 + T/tubelet * N`` tokens. It follows alpro's video backbone
-    contract: input ``(B, C, T, H, W)``, output ``(B, 1 + N, D)`` -- the
-    [CLS], then the ``N = H/p * W/p`` patch tokens (row-major) averaged
-    over time. A T that is not a multiple of ``tubelet_size`` is padded by
-    repeating the last frame; another size than built for resamples the
-    position embedding (trilinear).
+    contract (:mod:`alpro.models.backbones.contract`): input
+    ``(B, C, T, H, W)``, output ``(B, 1 + N, D)`` -- the [CLS], then the
+    ``N = H/p * W/p`` patch tokens (row-major) averaged over time. A T
+    that is not a multiple of ``tubelet_size`` is padded by repeating the
+    last frame; another size than built for resamples the position
+    embedding (trilinear).
 
     Args:
         img_size: frame size the position embedding is built for.
