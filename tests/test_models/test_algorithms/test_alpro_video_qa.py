@@ -117,11 +117,13 @@ def test_predict_sets_label_and_score(model):
 def test_loads_encoders_from_a_pretrainer_state_dict(tokenizer_dir):
     torch.manual_seed(1)
     # an AlproPretrainer-shaped state dict (no prompter needed for these
-    # tasks): encoders under the same names, plus pre-training heads
+    # tasks): encoders under the same names, plus pre-training heads; its
+    # preprocessor makes the MLM inputs, as a pre-training one must
     pretrainer = MODELS.build(
         dict(
             type='AlproPretrainer',
-            data_preprocessor=tiny_preprocessor(tokenizer_dir),
+            data_preprocessor=tiny_preprocessor(
+                tokenizer_dir, type='AlproPretrainDataPreprocessor', pem=None),
             backbone=TINY_TIMESFORMER,
             text_encoder=TEXT_ENCODER,
             tasks=('vtc', 'vtm', 'mlm'),
