@@ -3,49 +3,15 @@ import os
 from pathlib import Path
 from typing import Callable, Dict
 
-import cv2
 import numpy as np
 import pytest
+
+from tests.video_files import write_video
 
 # Every checkpoint in the tests loads under torch's safe unpickler.
 os.environ.setdefault('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '1')
 # Plugins installed in the environment must not change what a test builds.
 os.environ.setdefault('ALPRO_DISABLE_PLUGIN_AUTOLOAD', '1')
-
-
-def write_video(path: Path,
-                num_frames: int = 16,
-                size: tuple = (64, 48),
-                fps: int = 8,
-                seed: int = 0) -> Path:
-    """Write an MPEG-4 clip of a square moving right over noise.
-
-    Args:
-        path: where to write (``.mp4`` or ``.avi``).
-        num_frames: frames in the clip.
-        size: ``(width, height)``.
-        fps: frames per second.
-        seed: seed of the background noise.
-
-    Returns:
-        the path written. Frame ``i`` has its square at ``x = 2 * i``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = size
-    fourcc = 'MJPG' if path.suffix == '.avi' else 'mp4v'
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
-    assert writer.isOpened(), f'OpenCV cannot write {path}'
-    rng = np.random.default_rng(seed)
-    background = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
-    for i in range(num_frames):
-        frame = background.copy()
-        x = (2 * i) % max(width - 8, 1)
-        frame[height // 4:height // 4 + 8, x:x + 8] = (0, 0, 255)  # BGR red
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 @pytest.fixture
@@ -110,7 +76,7 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 def stage_one(tokenizer_dir, tmp_path_factory):
     """``(checkpoint, entity file)`` of the tiny stage-1 prompter, for the
     models built on it (the stage-2 model, its converter)."""
-    from test_models.test_prompters.tiny_entity_prompter import (
+    from tests.test_models.test_prompters.tiny_entity_prompter import (
         save_stage1_checkpoint, write_entities)
     folder = tmp_path_factory.mktemp('stage1')
     save_stage1_checkpoint(folder / 'prompter.pth', tokenizer_dir)

@@ -25,15 +25,15 @@ def free_port() -> int:
 
 
 def tool_env(**extra: str) -> dict:
-    """The environment of a tool run: this checkout (and the tests' toy
-    modules) importable, safe checkpoint loading forced, no plugin
+    """The environment of a tool run: this checkout importable (``alpro``,
+    and the ``tests`` package whose toy modules configs import through
+    ``custom_imports``), safe checkpoint loading forced, no plugin
     autoload, one thread per process; for the shell launchers
     (``tools/dist_*.sh``) this interpreter as ``PYTHON`` and a free
     rendezvous ``PORT``. ``extra`` adds or overrides variables."""
     variables = dict(os.environ)
     variables.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / 'tests'),
-                                    str(REPO)]),
+        PYTHONPATH=str(REPO),
         TORCH_FORCE_WEIGHTS_ONLY_LOAD='1',
         ALPRO_DISABLE_PLUGIN_AUTOLOAD='1',
         OMP_NUM_THREADS='1',

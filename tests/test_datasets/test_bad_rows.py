@@ -6,13 +6,13 @@ import json
 import logging
 
 import pytest
-from conftest import write_video
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub, MMLogger
 
 from alpro.datasets import (AnnotationError, CC3MDataset, VideoQADataset,
                             WebVidDataset)
 from alpro.evaluation import VideoQAMetric
+from tests.video_files import write_video
 
 HEADER = ['videoid', 'contentUrl', 'duration', 'page_dir', 'name']
 

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import write_video
 from mmengine.logging import MessageHub, MMLogger
 
 from alpro.datasets import WebVidDataset
 from alpro.engine import BadSampleHook
 from alpro.evaluation import BaseVideoTextMetric
+from tests.video_files import write_video
 
 PIPELINE = [
     dict(type='DecordInit'),

@@ -5,9 +5,9 @@ import pickle
 import sys
 
 import pytest
-from conftest import write_video
 
 from alpro.datasets import AnnotationError, WebVidDataset
+from tests.video_files import write_video
 
 HEADER = ['videoid', 'contentUrl', 'duration', 'page_dir', 'name']
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from tool_runs import run_tool
 
 from alpro.engine.hooks import compile_method
 from alpro.utils.cli import use_compile_hook
 from alpro.utils.synthetic_inputs import build_random_model, synthetic_batch
+from tests.tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,6 @@ import torch
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
 from mmengine.registry import DefaultScope
-from tiny_components import TINY_TIMESFORMER
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -15,6 +14,7 @@ from alpro.engine import (DecayGroupsOptimWrapperConstructor,
 from alpro.engine.hooks.sync_free_runtime_info_hook import DEVICE_SCALARS
 from alpro.registry import BACKBONES
 from alpro.utils import register_all_modules
+from tests.tiny_components import TINY_TIMESFORMER
 
 
 class Net(nn.Module):

@@ -6,13 +6,13 @@ import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from test_models.test_prompters.tiny_entity_prompter import (
-    build_entity_prompter, save_stage1_checkpoint, write_entities)
 from torch import nn
 from torch.utils.data import DataLoader
 
 from alpro.engine.hooks import PromptCacheHook
 from alpro.registry import HOOKS
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    build_entity_prompter, save_stage1_checkpoint, write_entities)
 
 
 class ListLogger:

@@ -11,13 +11,13 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from tool_runs import run_tool, save_random_model
 
 from alpro.engine.runner import RetrievalTestLoop
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import DATASETS, MODELS
 from alpro.utils import register_all_modules
 from alpro.utils.cli import use_bf16_evaluation
+from tests.tool_runs import run_tool, save_random_model
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/retrieval_eval.py'

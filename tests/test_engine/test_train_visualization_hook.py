@@ -4,9 +4,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from test_models.test_algorithms.test_alpro_pretrainer import batch, build
 
 from alpro.engine.hooks import TrainVisualizationHook
+from tests.test_models.test_algorithms.test_alpro_pretrainer import (batch,
+                                                                     build)
 
 
 class ImageRecorder:

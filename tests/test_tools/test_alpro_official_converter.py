@@ -2,29 +2,22 @@
 written with the key layout of the original ALPRO (salesforce/ALPRO:
 ``alpro_models.py``, ``timesformer/vit.py``, ``xbert.py``)."""
 import argparse
-import importlib.util
-from pathlib import Path
 from typing import Dict
 
 import pytest
 import torch
-# tests/ is on sys.path (its conftest); the helpers are namespace modules
-import release_checkpoints as rc
-from test_models.test_algorithms.test_alpro_pretrainer import batch, build
-from test_models.test_prompters.tiny_entity_prompter import (ENTITIES,
-                                                             prompter_cfg)
 
 from alpro.registry import MODELS
+from tests import release_checkpoints as rc
+from tests.test_models.test_algorithms.test_alpro_pretrainer import (batch,
+                                                                     build)
+from tests.test_models.test_prompters import tiny_entity_prompter
+from tests.tool_modules import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location(
-    'alpro_official_to_alpro',
-    ROOT / 'tools' / 'model_converters' / 'alpro_official_to_alpro.py')
-conv = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(conv)
+conv = load_tool('tools/model_converters/alpro_official_to_alpro.py')
 
 #: the tiny models of the algorithm tests (TimeSformer 64 wide, BERT 32)
-SIZES = rc.Sizes(entities=len(ENTITIES))
+SIZES = rc.Sizes(entities=len(tiny_entity_prompter.ENTITIES))
 #: ours has a video->text projection the original (768 = 768) lacks
 VIDEO_TO_TEXT = {'video_to_text.weight', 'video_to_text.bias'}
 
@@ -117,7 +110,7 @@ def test_prompter_kind(tokenizer_dir):
     original = _fill(rc.prompter(SIZES), seed=1)
     assert conv.detect_kind(original) == 'prompter'
     ours, unmapped = conv.convert_state_dict(original, prompter_text_layers=2)
-    model = MODELS.build(prompter_cfg(tokenizer_dir))
+    model = MODELS.build(tiny_entity_prompter.prompter_cfg(tokenizer_dir))
     missing, unexpected = model.load_state_dict(ours, strict=False)
     assert missing == [] and unexpected == []
     assert 'itm_head.weight' in unmapped

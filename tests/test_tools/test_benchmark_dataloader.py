@@ -1,11 +1,10 @@
 """tools/analysis/benchmark_dataloader.py on the demo corpus."""
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/analysis'))
+from tests.tool_modules import load_tool
 
-import benchmark_dataloader  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+benchmark_dataloader = load_tool('tools/analysis/benchmark_dataloader.py')
 
 
 def test_reports_rates_for_the_demo_pipeline(demo_corpus, monkeypatch, capsys):

@@ -3,23 +3,21 @@ and exact ranking agree, top-K equals a reference ranking, and the pass
 counts are those of each protocol; offline, a synthetic split of the
 preprocessor's shapes and random weights, with no file read."""
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from tool_runs import save_random_model
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
+from tests.tool_modules import load_tool
+from tests.tool_runs import save_random_model
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/retrieval_eval.py'
 DEMO_CONFIG = REPO / 'configs/demo/finetune_msrvtt_ret.py'
-sys.path.insert(0, str(REPO / 'tools/analysis'))
-
-import benchmark_retrieval  # noqa: E402
+benchmark_retrieval = load_tool('tools/analysis/benchmark_retrieval.py')
 
 
 @pytest.fixture

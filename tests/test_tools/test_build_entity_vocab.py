@@ -1,5 +1,4 @@
 """Tests of tools/data/build_entity_vocab.py."""
-import importlib
 import json
 import subprocess
 import sys
@@ -11,12 +10,10 @@ from typing import Dict, List, Tuple
 import pytest
 
 from alpro.datasets import load_entities
+from tests.tool_modules import load_tool
 
-SCRIPT = (
-    Path(__file__).resolve().parents[2] / 'tools' / 'data' /
-    'build_entity_vocab.py')
-sys.path.insert(0, str(SCRIPT.parent))
-bev = importlib.import_module('build_entity_vocab')
+bev = load_tool('tools/data/build_entity_vocab.py')
+SCRIPT = Path(bev.__file__)
 
 CAPTIONS = [
     'a red circle moves to the left', 'two circles and a square',

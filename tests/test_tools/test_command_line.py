@@ -3,18 +3,18 @@ all at once before any work, overrides that would change nothing refused,
 a component's type swapped without ``_delete_``, checkpoints in a work dir
 never overwritten silently, and a console without the stack's noise."""
 import glob
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from tool_runs import tool_env
 
 from alpro.registry import BACKBONES
 from alpro.utils.config_overrides import ConfigOverrideError
 from alpro.utils.required_paths import MissingInputsError
+from tests import tool_modules
+from tests.tool_runs import tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / 'tests/data/configs/toy_train.py'
@@ -33,11 +33,7 @@ def tool(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def load_tool(script: str):
     """tools/SCRIPT as a module, to run its ``main`` in this process."""
-    spec = importlib.util.spec_from_file_location(
-        f'alpro_tool_{Path(script).stem}', REPO / 'tools' / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_modules.load_tool(f'tools/{script}')
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
-from tool_runs import run_tool, tool_env
+
+from tests.tool_runs import run_tool, tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 

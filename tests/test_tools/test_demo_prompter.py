@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
-from tool_runs import run_tool
+
+from tests.tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/demo/pretrain_prompter.py'

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import torch
-from tool_runs import run_tool, tool_env
+
+from tests.tool_runs import run_tool, tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/demo/pretrain_prompter.py'
@@ -39,7 +40,7 @@ def test_killed_and_resumed_run_equals_one_run(demo_corpus, tmp_path):
     killed = tmp_path / 'killed_after_epoch_1.py'
     killed.write_text(
         f'_base_ = [{str(CONFIG)!r}]\n'
-        "custom_imports = dict(imports=['kill_after_epoch_hook'], "
+        "custom_imports = dict(imports=['tests.kill_after_epoch_hook'], "
         'allow_failed_imports=False)\n'
         "custom_hooks = [dict(type='KillAfterEpochHook', epoch=1)]\n")
     done = subprocess.run(

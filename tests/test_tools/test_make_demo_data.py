@@ -1,6 +1,5 @@
 """Tests of tools/data/make_demo_data.py on a tiny corpus."""
 import csv
-import importlib
 import json
 import re
 import subprocess
@@ -13,12 +12,12 @@ import decord
 import numpy as np
 import pytest
 
-SCRIPT = (
-    Path(__file__).resolve().parents[2] / 'tools' / 'data' /
-    'make_demo_data.py')
-# Imported by name so that pool workers can unpickle its functions.
-sys.path.insert(0, str(SCRIPT.parent))
-mdd = importlib.import_module('make_demo_data')
+from tests.tool_modules import load_tool
+
+# in sys.modules under its name, so that the forked pool workers unpickle
+# its functions
+mdd = load_tool('tools/data/make_demo_data.py')
+SCRIPT = Path(mdd.__file__)
 
 SIZE, FRAMES, VIDEOS, IMAGES = 32, 8, 24, 6
 ARGS = [

@@ -2,15 +2,14 @@
 --dump-metrics as the table README.md shows."""
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/misc'))
+from tests.tool_modules import load_tool
 
-import metrics_table  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+metrics_table = load_tool('tools/misc/metrics_table.py')
 
 
 def readme_table() -> list:

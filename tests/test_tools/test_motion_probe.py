@@ -2,15 +2,14 @@
 config's backbone a few steps and its figures add up (the trained figures
 are in docs/benchmarks.md)."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/analysis'))
+from tests.tool_modules import load_tool
 
-import motion_probe  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+motion_probe = load_tool('tools/analysis/motion_probe.py')
 
 CONFIG = str(REPO / 'configs/demo/finetune_msrvtt_ret.py')
 

@@ -2,17 +2,16 @@
 and a synthetic split: the order probe sees whether the encoder can tell a
 clip from its reversal, and the rankings are those of the similarity
 matrices (the end-to-end runs on trained models are in docs/benchmarks.md)."""
-import sys
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/analysis'))
+from tests.tool_modules import load_tool
 
-import benchmark_retrieval  # noqa: E402
-import objective_probes  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+benchmark_retrieval = load_tool('tools/analysis/benchmark_retrieval.py')
+objective_probes = load_tool('tools/analysis/objective_probes.py')
 
 DEMO_CONFIG = REPO / 'configs/demo/finetune_msrvtt_ret.py'
 

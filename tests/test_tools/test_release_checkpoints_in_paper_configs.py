@@ -9,24 +9,24 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
-import release_checkpoints as rc
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
-from test_models.test_prompters.tiny_entity_prompter import (ENTITIES,
-                                                             write_entities)
-from test_tools.test_alpro_official_converter import conv
-from tiny_components import tiny_text_encoder
 
 from alpro.registry import MODELS
 from alpro.utils import CheckpointShapeError
+from tests import release_checkpoints as rc
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    ENTITIES, write_entities)
+from tests.tiny_components import tiny_text_encoder
+from tests.tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
+conv = load_tool('tools/model_converters/alpro_official_to_alpro.py')
 #: the release's video and text widths are equal (768); so are ours here
 WIDTH = 32
-SIZES = rc.Sizes(
-    video_width=WIDTH, text_width=WIDTH, entities=len(ENTITIES))
+SIZES = rc.Sizes(video_width=WIDTH, text_width=WIDTH, entities=len(ENTITIES))
 ANSWERS = 7
 #: 4 BERT layers: text layers 0-1, fusion layers 2-3 (the release: 6 + 6)
 LAYERS, FUSION = 4, 2
@@ -52,7 +52,9 @@ def shrink_encoders(model: Config, tokenizer_dir: Path,
         model.data_preprocessor.tokenizer.path = str(tokenizer_dir)
 
 
-def shrunk_config(path: str, tokenizer_dir: Path, tmp_path: Path,
+def shrunk_config(path: str,
+                  tokenizer_dir: Path,
+                  tmp_path: Path,
                   stage_one: Optional[Path] = None) -> Path:
     """A paper config at tiny sizes, written to a file for ``--config``."""
     cfg = Config.fromfile(ROOT / path)
@@ -83,7 +85,8 @@ def convert(original: Dict[str, torch.Tensor], config: Path, tmp_path: Path,
     src = tmp_path / f'release_{config.stem}.pt'
     dst = tmp_path / f'converted_{config.stem}.pth'
     torch.save(original, src)
-    assert conv.main([str(src), str(dst), '--config',
+    assert conv.main([str(src),
+                      str(dst), '--config',
                       str(config), *extra]) == 0, capsys.readouterr().out
     return torch.load(dst, weights_only=True)['state_dict']
 
@@ -97,8 +100,11 @@ def build_and_load(config: Path, checkpoint: Path):
     return model.eval()
 
 
-def assert_all_loaded(model, converted: Dict[str, torch.Tensor],
-                      not_in_release: frozenset = frozenset()) -> None:
+def assert_all_loaded(
+    model,
+    converted: Dict[str, torch.Tensor],
+    not_in_release: frozenset = frozenset()
+) -> None:
     """Every tensor of the model equals the converted one, in the model's
     dtype; a key the release does not have must be named."""
     for key, value in model.state_dict().items():
@@ -147,8 +153,8 @@ def released(tokenizer_dir, tmp_path_factory):
 
 
 def test_stage_one_prompter(released):
-    converted = torch.load(released['checkpoint'],
-                           weights_only=True)['state_dict']
+    converted = torch.load(
+        released['checkpoint'], weights_only=True)['state_dict']
     model = build_and_load(released['config'], released['checkpoint'])
     assert_all_loaded(model, converted)
     original = released['original']
@@ -180,8 +186,8 @@ def test_stage_two_pretrain(released, tokenizer_dir, capsys):
         torch.testing.assert_close(
             model.pem_head(x), relu_mlp(x, original, 'mpm_head.'))
         torch.testing.assert_close(
-            model.vtm_head(x), x @ original['itm_head.weight'].T +
-            original['itm_head.bias'])
+            model.vtm_head(x),
+            x @ original['itm_head.weight'].T + original['itm_head.bias'])
 
 
 @pytest.mark.parametrize('path', [

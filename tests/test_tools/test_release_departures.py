@@ -1,17 +1,13 @@
 """tools/analysis/release_departures.py: the two rules of each departure
 computed as the paper / release state them (the end-to-end run on a demo
 stage-2 checkpoint is in test_demo_pretrain.py)."""
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/analysis'))
+from tests.tool_modules import load_tool
 
-import release_departures  # noqa: E402
+release_departures = load_tool('tools/analysis/release_departures.py')
 
 
 def test_keep_rules_threshold_against_entity_zero():

@@ -1,6 +1,5 @@
 """get_flops.py and benchmark_train_step.py on the demo configs, and the
 offline model config they build from."""
-import sys
 from pathlib import Path
 
 import pytest
@@ -8,12 +7,11 @@ from mmengine.config import Config
 
 from alpro.utils.synthetic_inputs import (BERT_BASE_UNCASED, offline_model_cfg,
                                           synthetic_batch)
+from tests.tool_modules import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools/analysis'))
-
-import benchmark_train_step  # noqa: E402
-import get_flops  # noqa: E402
+benchmark_train_step = load_tool('tools/analysis/benchmark_train_step.py')
+get_flops = load_tool('tools/analysis/get_flops.py')
 
 
 def walk(node):

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import torch
-from tool_runs import run_tool
+
+from tests.tool_runs import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/toy_train.py'

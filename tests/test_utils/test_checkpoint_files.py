@@ -12,12 +12,12 @@ import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import save_checkpoint
-from tool_runs import tool_env
 
 from alpro.utils.checkpoint import (CorruptCheckpointError,
                                     UnsafeCheckpointError, checkpoint_problem,
                                     find_resumable_checkpoint,
                                     load_checkpoint_safely)
+from tests.tool_runs import tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 

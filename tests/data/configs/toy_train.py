@@ -5,7 +5,7 @@ _base_ = [
     '../../../configs/_base_/datasets/demo_webvid.py',
 ]
 custom_imports = dict(
-    imports=['toy_video_text_model'], allow_failed_imports=False)
+    imports=['tests.toy_video_text_model'], allow_failed_imports=False)
 
 model = dict(
     type='ToyVideoTextModel',

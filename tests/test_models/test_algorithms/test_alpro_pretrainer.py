@@ -7,13 +7,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
-# tests/ is on sys.path (its conftest); the helper is a namespace module
-from test_models.test_prompters.tiny_entity_prompter import prompter_cfg
-from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.registry import MODELS
+from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
+                                   tiny_preprocessor, tiny_text_encoder)
 
 ALL = ('vtc', 'vtm', 'mlm', 'pem')
 STEPS = 40

@@ -5,11 +5,11 @@ import logging
 import pytest
 import torch
 from mmengine.logging import MMLogger
-from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import MODELS
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                                   tiny_text_encoder)
 
 
 def build(tokenizer_dir, **kwargs):

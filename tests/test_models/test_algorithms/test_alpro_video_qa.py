@@ -3,11 +3,11 @@ reduce it, the predict mode and initialisation from a stage-2 model."""
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.models.algorithms import AlproVideoQA
 from alpro.registry import MODELS
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
+                                   tiny_preprocessor, tiny_text_encoder)
 
 NUM_ANSWERS = 5
 STEPS = 30

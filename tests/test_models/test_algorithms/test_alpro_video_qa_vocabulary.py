@@ -4,11 +4,11 @@ import json
 
 import pytest
 import torch
-from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.datasets import VideoQADataset
 from alpro.registry import MODELS
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
+                                   tiny_preprocessor, tiny_text_encoder)
 
 
 @pytest.fixture(scope='module')

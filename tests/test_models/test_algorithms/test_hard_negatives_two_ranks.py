@@ -5,11 +5,11 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
-from tool_runs import run_gloo_workers
 
 from alpro.models.algorithms import AlproPretrainer
 from alpro.models.losses import VTCLoss
 from alpro.models.samplers import VTMNegativeSampler
+from tests.tool_runs import run_gloo_workers
 
 WORLD_SIZE = 2
 LOCAL_BATCH = 4

@@ -2,11 +2,11 @@
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from tiny_components import (TINY_TIMESFORMER, tiny_batch, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.registry import MODELS
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
+                                   tiny_preprocessor, tiny_text_encoder)
 
 ORDER_STEPS = 120
 

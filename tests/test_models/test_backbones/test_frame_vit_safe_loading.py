@@ -7,10 +7,10 @@ import pytest
 import timm
 import torch
 from mmengine.logging import MMLogger
-from test_frame_vit import TINY
 
 from alpro.models.backbones import FrameViT
 from alpro.utils import UnsafeCheckpointError
+from tests.test_models.test_backbones.test_frame_vit import TINY
 
 
 class WritesAFile:

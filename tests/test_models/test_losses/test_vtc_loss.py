@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from tool_runs import run_gloo_workers
 from torch.distributed import _functional_collectives as collectives
 
 from alpro.models.losses import VTCLoss
 from alpro.models.losses import vtc_loss as vtc_module
 from alpro.registry import LOSSES
+from tests.tool_runs import run_gloo_workers
 
 WORLD_SIZE, LOCAL_BATCH, DIM = 2, 3, 8
 

@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.runner import load_checkpoint
-from tiny_components import tiny_text_encoder
-from tiny_entity_prompter import (EMBED_DIM, ENTITIES, build_entity_prompter,
-                                  prompter_cfg, save_stage1_checkpoint,
-                                  write_entities)
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.models.prompters import AlproVideoTemplates, EntityPrompter
 from alpro.registry import MODELS
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    EMBED_DIM, ENTITIES, build_entity_prompter, prompter_cfg,
+    save_stage1_checkpoint, write_entities)
+from tests.tiny_components import tiny_text_encoder
 
 
 @pytest.fixture

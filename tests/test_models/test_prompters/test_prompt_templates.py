@@ -2,12 +2,12 @@
 import alpro_example_plugin  # noqa: F401  (registers ShortVideoTemplates)
 import pytest
 from mmengine.registry import DefaultScope
-from tiny_entity_prompter import (ENTITIES, build_entity_prompter,
-                                  write_entities)
 
 from alpro.models.prompters import (AlproImageTemplates, AlproVideoTemplates,
                                     PromptTemplates)
 from alpro.registry import PROMPTERS
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    ENTITIES, build_entity_prompter, write_entities)
 
 
 @pytest.mark.parametrize('cls', [AlproVideoTemplates, AlproImageTemplates])

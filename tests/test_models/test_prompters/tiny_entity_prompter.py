@@ -4,10 +4,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
-                             tiny_text_encoder)
 
 from alpro.registry import MODELS, PROMPTERS
+from tests.tiny_components import (TINY_TIMESFORMER, tiny_preprocessor,
+                                   tiny_text_encoder)
 
 EMBED_DIM = 16
 #: words of the test tokenizer's vocabulary (tests/conftest.py)
