@@ -33,21 +33,8 @@ model = dict(data_preprocessor=dict(max_length=50))
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=4e-5), clip_grad=dict(max_norm=20.0))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=0.1 * max_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=0.1 * max_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=0.1 * max_epochs),
+    dict(_base_.param_scheduler[1], begin=0.1 * max_epochs, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=12)

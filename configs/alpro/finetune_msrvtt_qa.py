@@ -8,7 +8,7 @@
 _base_ = [
     '../_base_/models/alpro_finetune.py',
     '../_base_/datasets/msrvtt_qa.py',
-    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/schedules/alpro_finetune.py',
     '../_base_/default_runtime.py',
 ]
 load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
@@ -25,32 +25,13 @@ model = dict(
     num_answers=1500,
     qa_head=dict(type='QAHead', hidden_ratio=2))
 
-# ALPRO's fine-tuning: lr 5e-5, gradients of 2 steps accumulated, norm
-# clipped at 5, 10 epochs, linear warm-up over the first 10% then linear
-# decay to 0
-max_epochs = 10
+# ALPRO's fine-tuning (../_base_/schedules/alpro_finetune.py: 10 epochs,
+# linear warm-up over the first 10% then linear decay to 0) at lr 5e-5,
+# gradients of 2 steps accumulated, norm clipped at 5
 optim_wrapper = dict(
     optimizer=dict(lr=5e-5),
     clip_grad=dict(max_norm=5.0),
     accumulative_counts=2)
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=0.1 * max_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=0.1 * max_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 # the release's batch per GPU (its GPU count is not in the config)
-auto_scale_lr = dict(enable=False, base_batch_size=12)
+auto_scale_lr = dict(base_batch_size=12)
 randomness = dict(seed=42)

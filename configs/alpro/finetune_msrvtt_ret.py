@@ -13,7 +13,7 @@
 _base_ = [
     '../_base_/models/alpro_finetune.py',
     '../_base_/datasets/msrvtt_ret.py',
-    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/schedules/alpro_finetune.py',
     '../_base_/default_runtime.py',
 ]
 load_from = 'work_dirs/pretrain_webvid/epoch_10.pth'  # pretrain_webvid.py
@@ -38,23 +38,10 @@ test_cfg = dict(_delete_=True, type='RetrievalTestLoop')
 max_epochs = 5
 optim_wrapper = dict(optimizer=dict(lr=2.5e-5), clip_grad=dict(max_norm=5.0))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=0.1 * max_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=0.1 * max_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=0.1 * max_epochs),
+    dict(_base_.param_scheduler[1], begin=0.1 * max_epochs, end=max_epochs),
 ]
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(max_epochs=max_epochs)
 # the release's batch per GPU (its GPU count is not in the config)
-auto_scale_lr = dict(enable=False, base_batch_size=8)
+auto_scale_lr = dict(base_batch_size=8)
 randomness = dict(seed=42)

@@ -27,20 +27,7 @@ model = dict(num_answers=2423)
 max_epochs = 15
 optim_wrapper = dict(clip_grad=dict(max_norm=20.0))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=0.1 * max_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=0.1 * max_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], end=0.1 * max_epochs),
+    dict(_base_.param_scheduler[1], begin=0.1 * max_epochs, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
