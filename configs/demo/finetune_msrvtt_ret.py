@@ -7,7 +7,7 @@
 #       work_dirs/finetune_msrvtt_ret/epoch_3.pth
 _base_ = [
     '../_base_/datasets/demo_webvid.py',
-    '../_base_/schedules/alpro_pretrain_10e.py',
+    '../_base_/schedules/alpro_finetune.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/demo'
@@ -74,24 +74,14 @@ test_dataloader = val_dataloader
 val_cfg = dict(_delete_=True, type='RetrievalValLoop')
 test_cfg = dict(_delete_=True, type='RetrievalTestLoop')
 
+# ALPRO's fine-tuning schedule (../_base_/schedules/alpro_finetune.py) at a
+# toy model's learning rate and epochs, and a warm-up of one epoch from 1e-2
+# of the learning rate
 max_epochs = 3
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-2,
-        by_epoch=True,
-        begin=0,
-        end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=1,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], start_factor=1e-2, end=1),
+    dict(_base_.param_scheduler[1], begin=1, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=4))

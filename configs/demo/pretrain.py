@@ -85,24 +85,14 @@ model = dict(
     order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     embed_dim=64)
 
+# ALPRO's pre-training schedule (../_base_/schedules/alpro_pretrain_10e.py)
+# at a toy model's learning rate, and a warm-up of one epoch from 1e-2 of the
+# learning rate
 max_epochs = 10
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-2,
-        by_epoch=True,
-        begin=0,
-        end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=1,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], start_factor=1e-2, end=1),
+    dict(_base_.param_scheduler[1], begin=1, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 custom_hooks = [

@@ -15,8 +15,7 @@ _base_ = [
 # direction of motion apart (docs/benchmarks.md: without it a linear probe
 # finds the direction in the video [CLS] near chance, 17.5% of 8 directions
 # after the same 30 epochs; 38.7% with it)
-model = dict(
-    order_negatives=dict(swap_words={{_base_.direction_word_pairs}}))
+model = dict(order_negatives=dict(swap_words={{_base_.direction_word_pairs}}))
 max_epochs = 30
 # ALPRO's optimiser (../_base_/schedules), at a toy model's learning rate;
 # the temporal parameters faster (not in ALPRO): the prompter learns the
@@ -29,22 +28,10 @@ optim_wrapper = dict(
     paramwise_cfg=dict(
         custom_keys=dict(
             time_embed=dict(lr_mult=10.0), temporal=dict(lr_mult=3.0))))
+# a warm-up of one epoch from 1e-2 of the learning rate
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-2,
-        by_epoch=True,
-        begin=0,
-        end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=True,
-        begin=1,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    dict(_base_.param_scheduler[0], start_factor=1e-2, end=1),
+    dict(_base_.param_scheduler[1], begin=1, end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(logger=dict(interval=4))
