@@ -48,6 +48,7 @@ def test_unknown_word_is_an_error_naming_the_variable(monkeypatch):
         plugins.autoload_disabled()
 
 
+@pytest.mark.slow
 def test_true_word_stops_autoload_on_import():
     done = import_alpro(ALPRO_DISABLE_PLUGIN_AUTOLOAD='true')
     assert done.returncode == 0, done.stderr
@@ -55,6 +56,7 @@ def test_true_word_stops_autoload_on_import():
     assert 'loaded plugin' not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_one_plugin_disabled_by_name():
     done = import_alpro(ALPRO_DISABLE_PLUGINS='other, example')
     assert done.returncode == 0, done.stderr

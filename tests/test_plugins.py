@@ -53,6 +53,7 @@ CHECK = ('from alpro.registry import DATASETS, TRANSFORMS; '
          "'JsonlVideoTextDataset' in DATASETS.module_dict)")
 
 
+@pytest.mark.slow
 def test_entry_point_autoload_on_import():
     done = run_python('import alpro; ' + CHECK, autoload=True)
     assert done.returncode == 0, done.stderr
@@ -60,12 +61,14 @@ def test_entry_point_autoload_on_import():
     assert 'loaded plugin example' in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_autoload_can_be_disabled():
     done = run_python('import alpro; ' + CHECK, autoload=False)
     assert done.returncode == 0, done.stderr
     assert checks(done.stdout) == [['False', 'False']]
 
 
+@pytest.mark.slow
 def test_custom_imports_in_a_config():
     code = ('import alpro; ' + CHECK + '; from mmengine.config import '
             f"Config; Config.fromfile(r'{PLUGIN_CONFIG}'); " + CHECK)
@@ -85,6 +88,7 @@ def test_load_plugins_once_and_by_force():
     assert plugins.load_plugins() == loaded
 
 
+@pytest.mark.slow
 def test_broken_plugin_names_itself_and_the_cause(tmp_path):
     (tmp_path / 'broken_alpro_plugin.py').write_text(
         "raise ImportError('needs libfoo, which is not installed')\n")

@@ -81,6 +81,7 @@ def test_release_settings():
     assert qa.optim_wrapper.accumulative_counts == 2
 
 
+@pytest.mark.slow
 def test_demo_qa_trains_one_epoch(demo_corpus, tmp_path):
     ans2label = (
         demo_corpus / 'data/demo/annotations/demo_qa/train_ans2label.json')

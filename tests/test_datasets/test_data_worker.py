@@ -69,6 +69,7 @@ def test_worker_threads_follow_the_config(video_factory):
     assert get_decoder_threads() == 1
 
 
+@pytest.mark.slow
 def test_more_intra_op_threads_only_in_workers_not_forked(video_factory):
     video = video_factory(num_frames=8)
     torch.ones(64, 64) @ torch.ones(64, 64)  # this process uses OpenMP

@@ -95,6 +95,7 @@ def dist_train(work_dir: Path, cwd: Path, *options: str) -> str:
     ], cwd)
 
 
+@pytest.mark.slow
 def test_compiled_ddp_training_equals_eager(demo_corpus, tmp_path):
     """tools/dist_train.sh with a config's ``compile`` (as the hook): the
     gradients are still all-reduced, so two compiled processes end with the

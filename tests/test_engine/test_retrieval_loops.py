@@ -71,6 +71,7 @@ def reference(workdir, state) -> dict:
     return retrieval_metrics(scores, torch.arange(len(items)))
 
 
+@pytest.mark.slow
 def test_exact_evaluation_one_and_two_processes(demo_corpus, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     model = save_random_model(CONFIG, demo_corpus, checkpoint, seed=3)

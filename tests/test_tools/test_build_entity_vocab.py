@@ -388,6 +388,7 @@ def test_demo_corpus_end_to_end(demo_corpus: Path, tmp_path: Path, capsys):
     assert counts == sorted(counts, reverse=True)
 
 
+@pytest.mark.slow
 def test_runs_as_a_script():
     result = subprocess.run(
         [sys.executable, str(SCRIPT), '--help'],

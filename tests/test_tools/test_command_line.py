@@ -87,6 +87,7 @@ def test_missing_inputs_are_reported_at_once_without_traceback(
     assert not (tmp_path / 'work_dirs').exists()
 
 
+@pytest.mark.slow
 def test_no_traceback_unless_debug(monkeypatch, tmp_path):
     done = tool('train.py', str(STAGE_TWO), cwd=tmp_path)
     assert done.returncode == 2
@@ -165,6 +166,7 @@ def test_component_type_swapped_without_delete():
     assert tokens.shape == (1, 1 + 16, backbone.embed_dims)
 
 
+@pytest.mark.slow
 def test_checkpoints_in_work_dir_are_not_overwritten(run_main, demo_corpus,
                                                      tmp_path):
     work_dir = tmp_path / 'run'

@@ -14,6 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import \
 
 from tests.tool_runs import run_tool, tool_env
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

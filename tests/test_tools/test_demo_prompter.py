@@ -4,10 +4,13 @@ import glob
 import sys
 from pathlib import Path
 
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 from tests.tool_runs import run_tool
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/demo/pretrain_prompter.py'

@@ -226,6 +226,7 @@ def test_every_direction_word_is_one_token(corpus: Path):
         assert tokenizer.tokenize(word) == [word]
 
 
+@pytest.mark.slow
 def test_same_seed_is_identical(corpus: Path, corpus_again: Path):
     for name in TEXT_FILES:
         assert (corpus / name).read_bytes() == (corpus_again /
@@ -361,6 +362,7 @@ def test_downstream_answers_match_specs(corpus: Path):
     assert sorted(ans2label.values()) == list(range(len(set(train_answers))))
 
 
+@pytest.mark.slow
 def test_downstream_files_are_deterministic(corpus: Path, corpus_again: Path):
     for name in ('msrvtt_ret/train.jsonl', 'msrvtt_ret/test.jsonl',
                  'didemo_ret/train.jsonl', 'demo_qa/test.jsonl',

@@ -7,9 +7,12 @@ the real Runner, data pipeline, hooks and checkpoints; checkpoints load under
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.tool_runs import run_tool
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'tests/data/configs/toy_train.py'

@@ -38,6 +38,7 @@ except OSError as error:
 '''
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / 'epoch_1.pth'
     save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))

@@ -3,6 +3,7 @@ block of the gathered similarity matrix, never the positive."""
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -10,6 +11,8 @@ from alpro.models.algorithms import AlproPretrainer
 from alpro.models.losses import VTCLoss
 from alpro.models.samplers import VTMNegativeSampler
 from tests.tool_runs import run_gloo_workers
+
+pytestmark = pytest.mark.slow
 
 WORLD_SIZE = 2
 LOCAL_BATCH = 4

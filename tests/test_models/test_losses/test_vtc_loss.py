@@ -236,6 +236,7 @@ def assert_matches_one_process(ranks: list, single: dict) -> None:
                                        single[key][rows], **close)
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     ranks = run_two_ranks(tmp_path)
     assert not dist.is_initialized()
