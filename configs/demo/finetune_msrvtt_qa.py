@@ -5,6 +5,7 @@
 #   python tools/test.py configs/demo/finetune_msrvtt_qa.py \
 #       work_dirs/finetune_msrvtt_qa/epoch_6.pth
 _base_ = [
+    '../_base_/models/demo_alpro.py',
     '../_base_/datasets/demo_webvid.py',
     '../_base_/schedules/alpro_finetune.py',
     '../_base_/default_runtime.py',
@@ -14,33 +15,10 @@ load_from = 'work_dirs/pretrain/epoch_10.pth'  # configs/demo/pretrain.py
 num_frames = 8
 img_size = 64
 
-# the encoders of finetune_msrvtt_ret.py, a QA head instead of VTC/VTM
+# the demo encoders (../_base_/models/demo_alpro.py), as in
+# finetune_msrvtt_ret.py, with a QA head instead of VTC/VTM
 model = dict(
     type='AlproVideoQA',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path=f'{data_root}/tokenizer'),
-        max_length=24),
-    backbone=dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=img_size,
-        patch_size=16,
-        num_frames=num_frames,
-        tubelet_size=2,
-        drop_path_rate=0.0),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=4,
-            num_attention_heads=2,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0),
-        fusion_layer=2),
     # answers in annotations/demo_qa/train_ans2label.json of the default demo
     # corpus (make_demo_data.py: 8 colours + 6 shapes + 8 directions + 6
     # backgrounds); a smaller corpus may have fewer: set model.num_answers

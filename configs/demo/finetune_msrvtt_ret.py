@@ -6,6 +6,7 @@
 #   python tools/test.py configs/demo/finetune_msrvtt_ret.py \
 #       work_dirs/finetune_msrvtt_ret/epoch_3.pth
 _base_ = [
+    '../_base_/models/demo_alpro.py',
     '../_base_/datasets/demo_webvid.py',
     '../_base_/schedules/alpro_finetune.py',
     '../_base_/default_runtime.py',
@@ -13,32 +14,9 @@ _base_ = [
 data_root = 'data/demo'
 load_from = 'work_dirs/pretrain/epoch_10.pth'  # configs/demo/pretrain.py
 
+# the demo encoders (../_base_/models/demo_alpro.py) with VTC and VTM
 model = dict(
     type='AlproRetrieval',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path=f'{data_root}/tokenizer'),
-        max_length=24),
-    backbone=dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=64,
-        patch_size=16,
-        num_frames=8,
-        tubelet_size=2,
-        drop_path_rate=0.0),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=4,
-            num_attention_heads=2,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0),
-        fusion_layer=2),
     embed_dim=64,
     # the stage-2 recipe of configs/demo/pretrain.py: VTM weighed 5, random
     # negatives for the first 90 steps, VTM's ranking loss, the order-aware

@@ -14,6 +14,10 @@ _base_ = [
 ]
 tokenizer = dict(path='data/demo/tokenizer')
 prompter_checkpoint = 'work_dirs/pretrain_prompter/epoch_30.pth'
+# The demo encoders (../_base_/models/demo_alpro.py), taken from the
+# prompter's model (`_base_.model`, ../_base_/models/demo_prompter.py): its
+# data preprocessor, its video encoder, its 2 text layers and 2 fusion layers
+# above them.
 # ALPRO starts stage 2 from pre-trained unimodal encoders (ImageNet ViT,
 # BERT-base). The demo has no pre-trained BERT, and a random tiny BERT gives
 # every caption nearly the same [CLS], which MLM and VTM then keep from
@@ -27,31 +31,14 @@ model = dict(
     _delete_=True,
     type='AlproPretrainer',
     data_preprocessor=dict(
+        _base_.model.data_preprocessor,
         type='AlproPretrainDataPreprocessor',
-        tokenizer=tokenizer,
-        max_length=24,
         mlm_probability=0.15,
         pem=dict(patch_size=16, area=(0.3, 0.5), aspect=(0.3, 1 / 0.3))),
-    backbone=dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=64,
-        patch_size=16,
-        num_frames=8,
-        tubelet_size=2,
-        drop_path_rate=0.0,
-        pretrained=prompter_checkpoint),
+    backbone=dict(_base_.model.backbone, pretrained=prompter_checkpoint),
     text_encoder=dict(
         type='BertTextFusionEncoder',
-        config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=4,
-            num_attention_heads=2,
-            intermediate_size=128,
-            max_position_embeddings=64,
-            hidden_dropout_prob=0.0,
-            attention_probs_dropout_prob=0.0),
+        config=dict(_base_.model.text_encoder.config, num_hidden_layers=4),
         fusion_layer=2,
         fusion_from_text_layers=True,
         init_cfg=dict(
