@@ -180,7 +180,8 @@ def decode_split(cfg: Config, model) -> dict:
         ``video`` ``(Nv, ...)``: each distinct video once (sorted by id, as
         the retrieval loops order them), ``text_ids`` and ``text_mask``
         ``(Nt, L)`` (dataset order, padded to one length), and
-        ``text_to_video`` ``(Nt,)``, all on the CPU.
+        ``text_to_video`` ``(Nt,)``, all on the CPU, and ``video_ids``,
+        the id of each video.
     """
     loader = Runner.build_dataloader(cfg.test_dataloader)
     videos: Dict[str, torch.Tensor] = {}
@@ -207,7 +208,8 @@ def decode_split(cfg: Config, model) -> dict:
         video=torch.stack([videos[v] for v in video_ids]),
         text_ids=torch.stack([pad(t[2]) for t in texts]),
         text_mask=torch.stack([pad(t[3]) for t in texts]),
-        text_to_video=torch.tensor([column[t[1]] for t in texts]))
+        text_to_video=torch.tensor([column[t[1]] for t in texts]),
+        video_ids=video_ids)
 
 
 def split_clip_shape(cfg: Config) -> Tuple[int, int, int]:

@@ -14,10 +14,11 @@ Usage:
   whose forward clip scores higher (VTC cosine; VTM match probability);
   ``order_embedding_change``: the mean ``1 - cos`` between a clip's
   forward and reversed contrastive features (0: the encoder ignores order).
-* **VTM against VTC**: text-to-video R@1 and R@10 of the split ranked by the VTC
-  similarity alone and by the VTM match probability alone (every pair
-  through the fusion layers), and the VTM probability of matched and
-  unmatched pairs.
+* **VTM against VTC**: text-to-video R@1 and R@10 of the split ranked by
+  the VTC similarity alone and by the VTM match probability alone (every
+  pair through the fusion layers), and the VTM probability of matched and
+  unmatched pairs. ``retrieval_errors.py`` says what the top-ranked wrong
+  clips have in common with the caption (demo corpus).
 
 ``qa`` (a video QA model): accuracy, accuracy per ``answer_type``, and the
 same questions with each video replaced by another video of the split
@@ -29,7 +30,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,24 @@ def match_probability(model, text_tokens: torch.Tensor,
 
 
 @torch.no_grad()
+def score_matrices(model, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                   text_feat: torch.Tensor, video_tokens: torch.Tensor,
+                   video_feat: torch.Tensor,
+                   batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Every text ``(Nt, ...)`` against every video ``(Nv, ...)``: the VTC
+    cosine and the VTM match probability, each ``(Nt, Nv)``."""
+    num_texts, num_videos = text_feat.size(0), video_feat.size(0)
+    texts = torch.arange(
+        num_texts, device=text_feat.device).repeat_interleave(num_videos)
+    videos = torch.arange(
+        num_videos, device=text_feat.device).repeat(num_texts)
+    vtm = match_probability(model, text_tokens[texts], text_mask[texts],
+                            video_tokens[videos],
+                            batch).view(num_texts, num_videos)
+    return text_feat @ video_feat.t(), vtm
+
+
+@torch.no_grad()
 def probe_retrieval(model, split: dict, batch: int, device) -> dict:
     video_tokens, video_feat = encode_videos(model, split['video'], batch,
                                              device)
@@ -92,13 +111,8 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
     reversed_vtm = match_probability(model, text_tokens, text_mask,
                                      reversed_tokens[own], batch)
 
-    texts = torch.arange(
-        num_texts, device=device).repeat_interleave(num_videos)
-    videos = torch.arange(num_videos, device=device).repeat(num_texts)
-    vtm = match_probability(model, text_tokens[texts], text_mask[texts],
-                            video_tokens[videos],
-                            batch).view(num_texts, num_videos)
-    vtc = text_feat @ video_feat.t()
+    vtc, vtm = score_matrices(model, text_tokens, text_mask, text_feat,
+                              video_tokens, video_feat, batch)
     matched = F.one_hot(own, num_videos).bool()
     ranks = {
         name: (scores > scores.gather(1, own[:, None])).sum(1)
@@ -113,7 +127,8 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
             (1 - (video_feat * reversed_feat).sum(-1)).mean()),
         **{
             f't2v_r{k}_{name}': 100 * float((rank < k).float().mean())
-            for name, rank in ranks.items() for k in (1, 10)
+            for name, rank in ranks.items()
+            for k in (1, 10)
         },
         vtm_matched=float(vtm[matched].mean()),
         vtm_unmatched=float(vtm[~matched].mean()))
