@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mmengine.config import Config
 
-from tests.test_configs.test_metafile import SCHEDULE
+from tests.test_configs.test_metafile import check_entry
 
 REPO = Path(__file__).resolve().parents[2]
 INDEX = yaml.safe_load((REPO / 'model-index.yml').read_text())
@@ -19,9 +18,8 @@ def _metafile(path):
     return yaml.safe_load((REPO / path).read_text())
 
 
-def _models():
-    return [(path, model) for path in IMPORTS
-            for model in _metafile(path)['Models']]
+MODELS = [(path, model) for path in IMPORTS
+          for model in _metafile(path)['Models']]
 
 
 def test_every_metafile_is_imported():
@@ -42,26 +40,16 @@ def test_import_parses(path):
 
 
 def test_model_names_are_unique():
-    names = [model['Name'] for _, model in _models()]
+    names = [model['Name'] for _, model in MODELS]
     repeated = sorted({name for name in names if names.count(name) > 1})
     assert not repeated, repeated
 
 
 @pytest.mark.parametrize(
-    'path, model', _models(), ids=[model['Name'] for _, model in _models()])
+    'path, model', MODELS, ids=[model['Name'] for _, model in MODELS])
 def test_model_entry_loads_its_config(path, model):
     assert set(model) >= {'Name', 'In Collection', 'Config', 'Metadata'}
     collections = [c['Name'] for c in _metafile(path).get('Collections', [])]
     assert model['In Collection'] in collections, (path, model['Name'])
     assert (REPO / model['Config']).is_file(), model['Config']
-    cfg = Config.fromfile(REPO / model['Config'])
-    schedule = SCHEDULE.search(model['Name'])
-    if schedule:
-        batch, epochs = map(int, schedule.groups())
-        assert cfg.train_dataloader.batch_size == batch
-        assert cfg.train_cfg.max_epochs == epochs
-    # the frames of the clips it is evaluated on, else trained on
-    loader = cfg.get('test_dataloader') or cfg.train_dataloader
-    sample = next(t for t in loader.dataset.pipeline
-                  if t['type'] == 'SampleFrames')
-    assert sample['num_frames'] == model['Metadata']['Frames']
+    check_entry(model)
