@@ -210,13 +210,13 @@ class AlproPretrainer(VideoTextEncoders):
 
     def vtm(self, fused_pos_cls: torch.Tensor, fused_neg_cls: torch.Tensor,
             neg_valid: torch.Tensor,
-            neg_is_text: torch.Tensor) -> Dict[str, torch.Tensor]:
+            neg_is_text: Sequence[bool]) -> Dict[str, torch.Tensor]:
         """VTM loss and accuracy from the fusion [CLS] of the B positives
         ``(B, D)`` and of the negatives ``(G * B, D)``: G groups of B, group
         g's row i a negative of pair i. ``neg_valid`` ``(G * B,)`` bool,
         ``False`` for a negative left out (no true negative to draw, a
         reversed clip of a caption naming no direction, a caption with no
-        direction word to swap); ``neg_is_text`` ``(G,)`` bool, the group
+        direction word to swap); ``neg_is_text``: G Python bools, the group
         holds negative texts of the videos (else negative videos of the
         texts).
 
@@ -242,9 +242,10 @@ class AlproPretrainer(VideoTextEncoders):
             pos, neg = log_odds[:batch], log_odds[batch:].view(-1, batch)
             neg = neg.masked_fill(~neg_valid.view(-1, batch), -torch.inf)
             rank_losses = []
-            for side in (~neg_is_text, neg_is_text):
-                if side.any():
-                    scores = torch.cat([pos.unsqueeze(0), neg[side]])
+            for texts in (False, True):
+                groups = [g for g, t in enumerate(neg_is_text) if t == texts]
+                if groups:
+                    scores = torch.cat([pos.unsqueeze(0), neg[groups]])
                     rank_losses.append(-scores.log_softmax(0)[0].mean())
             out['loss_vtm_rank'] = self.vtm_rank_weight * torch.stack(
                 rank_losses).mean()
@@ -383,8 +384,7 @@ class AlproPretrainer(VideoTextEncoders):
                 fused.pop(0)[:, 0] for _ in range(neg_valid.numel() // batch)
             ])
             out.update(
-                self.vtm(positives[:, 0], negatives, neg_valid,
-                         torch.tensor(neg_is_text, device=neg_valid.device)))
+                self.vtm(positives[:, 0], negatives, neg_valid, neg_is_text))
             out['vtm_negatives_left_out'] = 1 - neg_valid.float().mean()
         if mlm:
             out.update(

@@ -242,7 +242,7 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
         reference = dict(
             **model.vtm(positives[:, 0], negatives[:, 0], has.repeat(2),
-                        torch.tensor([False] * draws + [True] * draws)),
+                        [False] * draws + [True] * draws),
             **model.mlm(fused_mlm, inputs['mlm_labels']),
             **model.pem(inputs, positives))
     for key, value in reference.items():
@@ -302,7 +302,7 @@ def test_vtm_rank_loss_is_a_softmax_over_each_list(tokenizer_dir, stage_one):
     # groups: negative videos, negative texts, negative videos
     valid = torch.ones(9, dtype=torch.bool)
     valid[7] = False  # the third group's second row
-    is_text = torch.tensor([False, True, False])
+    is_text = [False, True, False]
     out = model.vtm(pos, neg, valid, is_text)
     odds = model.vtm_head(torch.cat([pos, neg])).float()
     odds = odds[:, 1] - odds[:, 0]
