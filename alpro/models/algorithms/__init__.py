@@ -2,10 +2,10 @@
 from .alpro_pretrainer import AlproPretrainer
 from .alpro_retrieval import AlproRetrieval
 from .alpro_video_qa import AlproVideoQA
+from .base_video_text_model import BaseVideoTextModel
 from .prompter_pretrainer import PrompterPretrainer
-from .video_text_encoders import VideoTextEncoders
 
 __all__ = [
-    'AlproPretrainer', 'AlproRetrieval', 'AlproVideoQA', 'PrompterPretrainer',
-    'VideoTextEncoders'
+    'AlproPretrainer', 'AlproRetrieval', 'AlproVideoQA', 'BaseVideoTextModel',
+    'PrompterPretrainer'
 ]

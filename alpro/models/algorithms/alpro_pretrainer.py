@@ -8,9 +8,9 @@ from torch import nn
 
 from alpro.registry import HEADS, LOSSES, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
+from .base_video_text_model import BaseVideoTextModel
 from .prompter_pretrainer import embedding_outputs
 from .task_inputs import check_task_inputs
-from .video_text_encoders import VideoTextEncoders
 
 __all__ = ['AlproPretrainer']
 
@@ -18,7 +18,7 @@ TASKS = ('vtc', 'vtm', 'mlm', 'pem')
 
 
 @MODELS.register_module()
-class AlproPretrainer(VideoTextEncoders):
+class AlproPretrainer(BaseVideoTextModel):
     """The ALPRO pre-training model (paper section 3).
 
     A video encoder and the text layers of BERT embed the pair; the last

@@ -7,13 +7,13 @@ from torch import nn
 
 from alpro.registry import HEADS, MODELS
 from alpro.structures import VideoTextDataSample
-from .video_text_encoders import VideoTextEncoders
+from .base_video_text_model import BaseVideoTextModel
 
 __all__ = ['AlproVideoQA']
 
 
 @MODELS.register_module()
-class AlproVideoQA(VideoTextEncoders):
+class AlproVideoQA(BaseVideoTextModel):
     """Video QA (MSRVTT-QA, MSVD-QA) as classification over answers.
 
     The question and the clip go through the encoders and the fusion layers

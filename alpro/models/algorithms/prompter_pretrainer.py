@@ -7,13 +7,13 @@ from torch import nn
 
 from alpro.registry import LOSSES, MODELS
 from alpro.structures import VideoTextDataSample
-from .video_text_encoders import VideoTextEncoders
+from .base_video_text_model import BaseVideoTextModel
 
 __all__ = ['PrompterPretrainer']
 
 
 @MODELS.register_module()
-class PrompterPretrainer(VideoTextEncoders):
+class PrompterPretrainer(BaseVideoTextModel):
     """Video encoder + text encoder + 256-d projections, trained with VTC.
 
     ALPRO's prompter (paper section 3.3): the same video encoder as the main

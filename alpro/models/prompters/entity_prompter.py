@@ -19,7 +19,7 @@ from alpro.registry import MODELS, PROMPTERS
 from alpro.utils.checkpoint import (load_checkpoint_safely,
                                     load_state_dict_checked)
 from alpro.utils.dtypes import resolve_dtype
-from ..algorithms.video_text_encoders import check_vocabulary
+from ..algorithms.base_video_text_model import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
 from .prompt_templates import PromptTemplates
 

@@ -1,4 +1,4 @@
-"""What every alpro video-text model builds first: its data preprocessor,
+"""The base of every alpro video-text model: its data preprocessor,
 video encoder and text encoder, checked against each other."""
 from typing import Optional, Sequence, Union
 
@@ -8,7 +8,7 @@ from torch import nn
 from alpro.models.backbones.contract import check_video_backbone
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 
-__all__ = ['VideoTextEncoders', 'check_vocabulary']
+__all__ = ['BaseVideoTextModel', 'check_vocabulary']
 
 
 def check_vocabulary(data_preprocessor: nn.Module,
@@ -23,7 +23,7 @@ def check_vocabulary(data_preprocessor: nn.Module,
             'config or use the tokenizer it was trained with')
 
 
-class VideoTextEncoders(BaseModel):
+class BaseVideoTextModel(BaseModel):
     """Base of the algorithms: ``data_preprocessor`` (a ``MODELS`` config,
     built from alpro's registry whatever the default scope), ``backbone``
     (``BACKBONES``, output ``(B, 1 + N, Dv)``, checked against the video
