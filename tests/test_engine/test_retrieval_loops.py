@@ -64,7 +64,10 @@ def reference(workdir, state) -> dict:
         data_samples=[i['data_samples'] for i in items])
     with torch.no_grad():
         data = model.data_preprocessor(batch, False)
-        video, text, video_feat, text_feat = model.encode(data['inputs'])
+        inputs = data['inputs']
+        video, video_feat = model.encode_video(inputs['video'])
+        text, text_feat = model.encode_text(inputs['text_ids'],
+                                            inputs['text_mask'])
         scores = model.rank(video, video_feat, text,
                             data['inputs']['text_mask'], text_feat)
     # one caption per clip in the demo split: text i belongs to video i

@@ -62,15 +62,18 @@ def test_protocols_agree_and_count_passes(in_demo, capsys):
     model = benchmark_retrieval.build_model(cfg, str(in_demo), 'cpu')
     with DefaultScope.overwrite_default_scope('alpro'):
         split = benchmark_retrieval.decode_split(cfg, model)
-    model.rerank_k = k
     with torch.no_grad():
-        video, text, video_feat, text_feat = model.encode(
-            dict(
-                video=split['video'],
-                text_ids=split['text_ids'],
-                text_mask=split['text_mask']))
-        scores = model.rank(video, video_feat, text, split['text_mask'],
-                            text_feat)
+        video, video_feat = model.encode_video(split['video'])
+        text, text_feat = model.encode_text(split['text_ids'],
+                                            split['text_mask'])
+        scores = model.rank(
+            video,
+            video_feat,
+            text,
+            split['text_mask'],
+            text_feat,
+            rerank_k=k,
+            score='vtm_prob')
     expected = retrieval_metrics(scores, split['text_to_video'])
     for key, value in expected.items():
         assert abs(topk['metrics'][key] - value) <= 1e-4, key

@@ -62,10 +62,9 @@ def test_rankings_are_those_of_vtc_and_of_every_pair_through_vtm(
     model, split = model_and_split(tmp_path, monkeypatch)
     result = objective_probes.probe_retrieval(model, split, 5, 'cpu')
     with torch.no_grad():
-        video_tokens, video_feat = model.video_features(split['video'])
-        text_tokens = model.text_encoder.encode_text(split['text_ids'],
-                                                     split['text_mask'])
-        text_feat = model.text_features(text_tokens)
+        video_tokens, video_feat = model.encode_video(split['video'])
+        text_tokens, text_feat = model.encode_text(split['text_ids'],
+                                                   split['text_mask'])
         own = split['text_to_video']
         vtc_top = (text_feat @ video_feat.t()).argmax(1)
         # every pair through the fusion layers one at a time

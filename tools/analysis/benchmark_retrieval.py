@@ -137,40 +137,38 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 class PassCounter:
     """Counts the rows that go through the video encoder, the text layers
-    and the fusion layers of a model, by wrapping them.
-
-    ``model.backbone`` gets a forward hook; ``text_encoder.encode_text``
-    and ``text_encoder.fuse`` (methods, not ``forward``) are wrapped on the
-    instance. :meth:`remove` restores the model.
+    and the fusion layers of a model, by forward hooks on
+    ``model.backbone``, the text encoder's embeddings (the first module of
+    the text layers) and its first fusion layer. :meth:`remove` removes
+    them.
     """
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.counts = dict(videos=0, texts=0, pairs=0)
-        self.text_encoder = model.text_encoder
-        self.hook = model.backbone.register_forward_hook(self._video_hook)
-        self._wrap('encode_text', 'texts')
-        self._wrap('fuse', 'pairs')
+        encoder = model.text_encoder
+        self.hooks = [
+            self._count(model.backbone, 'videos'),
+            self._count(encoder.bert.embeddings, 'texts'),
+            self._count(encoder.bert.encoder.layer[encoder.fusion_layer],
+                        'pairs')
+        ]
 
-    def _video_hook(self, module, args, output) -> None:
-        self.counts['videos'] += output.size(0)
+    def _count(self, module: torch.nn.Module, key: str):
 
-    def _wrap(self, name: str, key: str) -> None:
-        method = getattr(self.text_encoder, name)
+        def hook(module, args, output) -> None:
+            # a BertLayer returns a tuple in transformers 4
+            out = output[0] if isinstance(output, tuple) else output
+            self.counts[key] += out.size(0)
 
-        def counted(tokens, *args, **kwargs):
-            self.counts[key] += tokens.size(0)
-            return method(tokens, *args, **kwargs)
-
-        setattr(self.text_encoder, name, counted)
+        return module.register_forward_hook(hook)
 
     def reset(self) -> None:
         for key in self.counts:
             self.counts[key] = 0
 
     def remove(self) -> None:
-        self.hook.remove()
-        for name in ('encode_text', 'fuse'):
-            self.text_encoder.__dict__.pop(name, None)
+        for hook in self.hooks:
+            hook.remove()
 
 
 def decode_split(cfg: Config, model) -> dict:
@@ -291,27 +289,27 @@ def _batches(total: int, size: int) -> Iterator[slice]:
 
 
 def encode_videos(model, video: torch.Tensor, batch: int, device):
-    """Every video through the video encoder, in batches: tokens at the
-    text width and normalised contrastive features."""
-    tokens, feats = [], []
+    """Every video through ``model.encode_video``, in batches: tokens at the
+    text width and normalised embeddings."""
+    tokens, embeds = [], []
     for part in _batches(video.size(0), batch):
-        part_tokens, part_feats = model.video_features(video[part].to(device))
+        part_tokens, part_embeds = model.encode_video(video[part].to(device))
         tokens.append(part_tokens)
-        feats.append(part_feats)
-    return torch.cat(tokens), torch.cat(feats)
+        embeds.append(part_embeds)
+    return torch.cat(tokens), torch.cat(embeds)
 
 
 def encode_texts(model, text_ids: torch.Tensor, text_mask: torch.Tensor,
                  batch: int, device):
-    """Every caption through the text layers, in batches: tokens and
-    normalised contrastive features."""
-    tokens, feats = [], []
+    """Every caption through ``model.encode_text``, in batches: tokens and
+    normalised embeddings."""
+    tokens, embeds = [], []
     for part in _batches(text_ids.size(0), batch):
-        out = model.text_encoder.encode_text(text_ids[part].to(device),
-                                             text_mask[part].to(device))
-        feats.append(model.text_features(out))
-        tokens.append(out)
-    return torch.cat(tokens), torch.cat(feats)
+        part_tokens, part_embeds = model.encode_text(
+            text_ids[part].to(device), text_mask[part].to(device))
+        tokens.append(part_tokens)
+        embeds.append(part_embeds)
+    return torch.cat(tokens), torch.cat(embeds)
 
 
 def run_original(model, split: dict, text_batch: int, video_batch: int,
@@ -323,8 +321,8 @@ def run_original(model, split: dict, text_batch: int, video_batch: int,
     pair_batch = model.pair_batch_size
     for rows in _batches(num_texts, text_batch):
         text_mask = split['text_mask'][rows].to(device)
-        text_tokens = model.text_encoder.encode_text(
-            split['text_ids'][rows].to(device), text_mask)
+        text_tokens, _ = model.encode_text(split['text_ids'][rows].to(device),
+                                           text_mask)
         video_tokens, _ = encode_videos(model, split['video'], video_batch,
                                         device)
         count = text_tokens.size(0)
@@ -334,10 +332,9 @@ def run_original(model, split: dict, text_batch: int, video_batch: int,
         probs = []
         for part in _batches(pair_text.numel(), pair_batch):
             t, v = pair_text[part], pair_video[part]
-            fused = model.text_encoder.fuse(text_tokens[t], text_mask[t],
-                                            video_tokens[v])
-            logits = model.vtm_head(fused[:, 0]).float()
-            probs.append(F.softmax(logits, dim=-1)[:, 1])
+            probs.append(
+                model.score_pairs(video_tokens[v], text_tokens[t],
+                                  text_mask[t], 'vtm_prob'))
         scores[rows] = torch.cat(probs).view(count, num_videos).cpu()
     return scores
 
@@ -346,18 +343,19 @@ def run_ranked(model, split: dict, rerank_k: Union[int, str], video_batch: int,
                text_batch: int, device) -> torch.Tensor:
     """Our protocol: each video and caption encoded once, then
     ``model.rank`` with ``rerank_k`` and the VTM probability."""
-    video_tokens, video_feat = encode_videos(model, split['video'],
-                                             video_batch, device)
+    video_tokens, video_embed = encode_videos(model, split['video'],
+                                              video_batch, device)
     text_mask = split['text_mask'].to(device)
-    text_tokens, text_feat = encode_texts(model, split['text_ids'], text_mask,
-                                          text_batch, device)
-    saved = model.rerank_k, model.score
-    model.rerank_k, model.score = rerank_k, 'vtm_prob'
-    try:
-        return model.rank(video_tokens, video_feat, text_tokens, text_mask,
-                          text_feat).cpu()
-    finally:
-        model.rerank_k, model.score = saved
+    text_tokens, text_embed = encode_texts(model, split['text_ids'], text_mask,
+                                           text_batch, device)
+    return model.rank(
+        video_tokens,
+        video_embed,
+        text_tokens,
+        text_mask,
+        text_embed,
+        rerank_k=rerank_k,
+        score='vtm_prob').cpu()
 
 
 def warm_up(model, split: dict, batch: int, device) -> None:

@@ -66,10 +66,9 @@ def match_probability(model, text_tokens: torch.Tensor,
     probs = []
     for start in range(0, text_tokens.size(0), batch):
         part = slice(start, start + batch)
-        fused = model.text_encoder.fuse(text_tokens[part], text_mask[part],
-                                        video_tokens[part])
-        logits = model.vtm_head(fused[:, 0]).float()
-        probs.append(F.softmax(logits, dim=-1)[:, 1])
+        probs.append(
+            model.score_pairs(video_tokens[part], text_tokens[part],
+                              text_mask[part], 'vtm_prob'))
     return torch.cat(probs)
 
 

@@ -164,7 +164,9 @@ def measure(cfg: Config, checkpoint: str, num_batches: int, nodes: int,
         keeps['plain'].append(plain_keep)
         top_same.append(probs.argmax(-1) == plain_probs.argmax(-1))
         max_diff = max(max_diff, float((probs - plain_probs).abs().max()))
-        _, _, video_feat, text_feat = model.encode(inputs)
+        _, video_feat = model.encode_video(inputs['video'])
+        _, text_feat = model.encode_text(inputs['text_ids'],
+                                         inputs['text_mask'])
         video_feats.append(video_feat)
         text_feats.append(text_feat)
     paper, release, plain_keep = (

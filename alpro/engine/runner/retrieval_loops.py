@@ -35,13 +35,12 @@ def encode_split(loop, model) -> Dict[str, list]:
                 i for i, s in enumerate(samples) if s.video_id not in videos
             ]
             if new:
-                tokens, feat = model.video_features(inputs['video'][new])
+                tokens, feat = model.encode_video(inputs['video'][new])
                 for j, i in enumerate(new):
                     videos.setdefault(samples[i].video_id,
                                       (tokens[j].cpu(), feat[j].cpu()))
-            text_tokens = model.text_encoder.encode_text(
-                inputs['text_ids'], inputs['text_mask'])
-            text_feat = model.text_features(text_tokens)
+            text_tokens, text_feat = model.encode_text(inputs['text_ids'],
+                                                       inputs['text_mask'])
         for i, sample in enumerate(samples):
             texts.append(
                 (sample.sample_idx, sample.video_id, text_tokens[i].cpu(),

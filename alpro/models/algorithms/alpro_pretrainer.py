@@ -4,12 +4,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from alpro.registry import HEADS, LOSSES, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
 from .base_video_text_model import BaseVideoTextModel
-from .prompter_pretrainer import embedding_outputs
 from .task_inputs import check_task_inputs
 
 __all__ = ['AlproPretrainer']
@@ -68,6 +66,8 @@ class AlproPretrainer(BaseVideoTextModel):
             :class:`~alpro.models.samplers.OrderNegatives` (``dict()``:
             reversed clips for every caption, in VTC and VTM).
         embed_dim: width of the contrastive space (256 in ALPRO).
+        test_clips: clips averaged per video at evaluation
+            (:meth:`~BaseVideoTextModel.backbone_tokens`).
         data_preprocessor: ``MODELS`` config.
         init_cfg: MMEngine's initialisation config.
     """
@@ -87,9 +87,16 @@ class AlproPretrainer(BaseVideoTextModel):
                  vtm_rank_weight: float = 0.0,
                  order_negatives: Optional[dict] = None,
                  embed_dim: int = 256,
+                 test_clips: int = 1,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
+        super().__init__(
+            backbone,
+            text_encoder,
+            data_preprocessor,
+            init_cfg,
+            embed_dim=embed_dim,
+            test_clips=test_clips)
         unknown = set(tasks) - set(TASKS)
         if unknown or not tasks:
             raise ValueError(f'tasks must be a non-empty subset of {TASKS}, '
@@ -100,10 +107,6 @@ class AlproPretrainer(BaseVideoTextModel):
         self.loss_weights = {t: 1.0 for t in TASKS}
         self.loss_weights.update(loss_weights or {})
         width = self.text_encoder.hidden_size
-        video_width = self.backbone.embed_dims
-        self.video_to_text = self.video_to_text_projection()
-        self.vision_proj = nn.Linear(video_width, embed_dim)
-        self.text_proj = nn.Linear(width, embed_dim)
         self.vtc_loss = LOSSES.build(vtc_loss)
         if 'vtm' in self.tasks:
             self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
@@ -134,38 +137,6 @@ class AlproPretrainer(BaseVideoTextModel):
                     in_dims=width,
                     num_entities=len(self.prompter.entity_names)))
             self.pem_loss = LOSSES.build(pem_loss)
-
-    # -- encoders -----------------------------------------------------------
-    def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
-        """The backbone's tokens ``(B, 1 + N, Dv)`` of ``(B, C, T, H, W)``
-        clips (a subclass may average several clips per video)."""
-        return self.backbone(video)
-
-    def encode(
-        self, inputs: Dict[str, torch.Tensor]
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Video tokens ``(B, 1 + N, D)`` at the text width, text tokens
-        ``(B, L, D)``, and the normalised contrastive features ``(B, E)`` of
-        both."""
-        video_tokens, video_feat = self.video_features(inputs['video'])
-        text_tokens = self.text_encoder.encode_text(inputs['text_ids'],
-                                                    inputs['text_mask'])
-        return (video_tokens, text_tokens, video_feat,
-                self.text_features(text_tokens))
-
-    def video_features(
-            self, video: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C, T, H, W)`` clips -> their tokens ``(B, 1 + N, D)`` at
-        the text width and their normalised contrastive features
-        ``(B, E)``."""
-        raw = self.backbone_tokens(video)
-        feat = F.normalize(self.vision_proj(raw[:, 0]), dim=-1)
-        return self.video_to_text(raw), feat
-
-    def text_features(self, text_tokens: torch.Tensor) -> torch.Tensor:
-        """Text tokens ``(B, L, D)`` -> normalised contrastive features
-        ``(B, E)`` of their [CLS]."""
-        return F.normalize(self.text_proj(text_tokens[:, 0]), dim=-1)
 
     # -- the tasks ----------------------------------------------------------
     def true_matches(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -251,6 +222,32 @@ class AlproPretrainer(BaseVideoTextModel):
                 rank_losses).mean()
         return out
 
+    def score_pairs(self,
+                    video_tokens: torch.Tensor,
+                    text_tokens: torch.Tensor,
+                    text_mask: torch.Tensor,
+                    score: str = 'vtm_prob') -> torch.Tensor:
+        """The VTM score of P (video, text) pairs, fused in one pass.
+
+        Args:
+            video_tokens: ``(P, 1 + N, D)`` from :meth:`encode_video`.
+            text_tokens: ``(P, L, D)`` from :meth:`encode_text`.
+            text_mask: ``(P, L)``.
+            score: ``'vtm_prob'``, the probability of a match, or
+                ``'vtm_logit'``, the match logit.
+
+        Returns:
+            ``(P,)`` float32.
+        """
+        fused = self.fuse(video_tokens, text_tokens, text_mask)
+        logits = self.vtm_head(fused[:, 0]).float()
+        if score == 'vtm_prob':
+            return F.softmax(logits, dim=-1)[:, 1]
+        if score == 'vtm_logit':
+            return logits[:, 1]
+        raise ValueError(
+            f"score must be 'vtm_prob' or 'vtm_logit', got {score!r}")
+
     def mlm(self, fused_text: torch.Tensor,
             labels: torch.Tensor) -> Dict[str, torch.Tensor]:
         """MLM loss and accuracy from the fusion outputs of the masked
@@ -310,9 +307,10 @@ class AlproPretrainer(BaseVideoTextModel):
         order = self.order_negatives
         reverse = order is not None and order.reverse_clips
         swap = order is not None and order.swap_captions
-        video_tokens, video_feat = self.video_features(inputs['video'])
+        video_tokens, video_feat = self.encode_video(inputs['video'])
         # the captions, their MLM-masked copies and their direction-swapped
-        # copies through the text layers in one batch
+        # copies through the text layers in one batch (encode_text's first
+        # half; project_text, its second, for the captions that need it)
         texts = [text_ids]
         if mlm:
             texts.append(inputs['mlm_text_ids'])
@@ -322,12 +320,12 @@ class AlproPretrainer(BaseVideoTextModel):
         text_all = self.text_encoder.encode_text(
             torch.cat(texts), text_mask.repeat(len(texts), 1)).split(batch)
         text_tokens, swapped_tokens = text_all[0], text_all[-1]
-        text_feat = self.text_features(text_tokens)
+        text_feat = self.project_text(text_tokens)
         sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
         out = dict(temperature=self.vtc_loss.temp.detach())
         if reverse:
             # each clip's frames reversed: one more negative of its caption
-            reversed_tokens, reversed_feat = self.video_features(
+            reversed_tokens, reversed_feat = self.encode_video(
                 inputs['video'].flip(2))
             reversed_valid = order.reversed_valid(text_ids,
                                                   inputs.get('is_image'))
@@ -342,7 +340,7 @@ class AlproPretrainer(BaseVideoTextModel):
                     self.vtc_loss.clamped_temperature(),
                     reversed_clips=(reversed_feat,
                                     reversed_valid) if reverse else None,
-                    swapped_captions=(self.text_features(swapped_tokens),
+                    swapped_captions=(self.project_text(swapped_tokens),
                                       swapped_valid) if swap else None)
             out['loss_vtc'] = self.vtc_loss.loss_from_similarity(v2t, t2v)
 
@@ -373,9 +371,8 @@ class AlproPretrainer(BaseVideoTextModel):
         if mlm:
             pairs.append((text_all[1], text_mask, video_tokens))
         if pairs:
-            fused = self.text_encoder.fuse(*(torch.cat(part)
-                                             for part in zip(*pairs)))
-            fused = list(fused.split(batch))
+            text, mask, video = (torch.cat(part) for part in zip(*pairs))
+            fused = list(self.fuse(video, text, mask).split(batch))
         if vtm or 'pem' in self.tasks:
             positives = fused.pop(0)
         if vtm:
@@ -408,8 +405,7 @@ class AlproPretrainer(BaseVideoTextModel):
             if 'vtm' in self.tasks:
                 self.vtm_negatives.start_iteration()
             return self.loss(inputs)
-        _, _, video_feat, text_feat = self.encode(inputs)
-        return embedding_outputs(mode, video_feat, text_feat, data_samples)
+        return self.embedding_outputs(mode, inputs, data_samples)
 
     @torch.no_grad()
     def pem_predictions(
@@ -419,9 +415,10 @@ class AlproPretrainer(BaseVideoTextModel):
         """The prompter's pseudo-labels and the model's entity
         probabilities ``(B, E)`` for the regions of ``inputs`` (for the
         visualisation panels)."""
-        video_tokens, text_tokens, _, _ = self.encode(inputs)
-        fused = self.text_encoder.fuse(text_tokens, inputs['text_mask'],
-                                       video_tokens)
+        video_tokens, _ = self.encode_video(inputs['video'])
+        text_tokens, _ = self.encode_text(inputs['text_ids'],
+                                          inputs['text_mask'])
+        fused = self.fuse(video_tokens, text_tokens, inputs['text_mask'])
         probs, _ = self.prompter.pseudo_labels(inputs['pem_crop'],
                                                inputs.get('is_image'))
         logits = self.pem_logits(fused, inputs['text_mask'].size(1),

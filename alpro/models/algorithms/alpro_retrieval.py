@@ -1,10 +1,9 @@
 """Text-video retrieval: fine-tuning with VTC + VTM, and ranking every
 text against every video with VTC then re-scoring with VTM."""
 import time
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
@@ -14,6 +13,15 @@ from .alpro_pretrainer import AlproPretrainer
 __all__ = ['AlproRetrieval']
 
 SCORES = ('vtm_prob', 'vtm_logit+vtc')
+
+
+def check_policy(rerank_k: Union[int, str], score: str) -> None:
+    """Refuse a ranking policy :meth:`AlproRetrieval.rank` does not know."""
+    if score not in SCORES:
+        raise ValueError(f'score must be one of {SCORES}, got {score!r}')
+    if rerank_k != 'all' and (not isinstance(rerank_k, int) or rerank_k < 1):
+        raise ValueError(
+            f"rerank_k must be 'all' or a positive int, got {rerank_k!r}")
 
 
 class _Progress:
@@ -64,15 +72,15 @@ class AlproRetrieval(AlproPretrainer):
     (the VTM match logit plus the cosine similarity, LAVIS's re-ranking).
 
     Args:
-        rerank_k: ``'all'`` or the number of videos re-scored per text.
-        score: ``'vtm_prob'`` or ``'vtm_logit+vtc'``.
+        rerank_k: ``'all'`` or the number of videos re-scored per text: the
+            default of :meth:`rank`'s argument.
+        score: ``'vtm_prob'`` or ``'vtm_logit+vtc'``: the default of
+            :meth:`rank`'s argument.
         pair_batch_size: pairs per fusion pass when ranking; a ranking of
             20 passes or more logs its progress about every tenth.
-        test_clips: K clips per video at evaluation (multi-clip test-time
-            averaging): the clip's frames are K consecutive groups of T
-            (``SampleFrames(num_clips=K)``) whose tokens are averaged.
         tasks: the fine-tuning tasks (``('vtc', 'vtm')``).
-        **kwargs: see :class:`AlproPretrainer` (no prompter).
+        **kwargs: see :class:`AlproPretrainer` (no prompter; ``test_clips``
+            for multi-clip test-time averaging).
     """
 
     def __init__(self,
@@ -80,15 +88,9 @@ class AlproRetrieval(AlproPretrainer):
                  rerank_k: Union[int, str] = 'all',
                  score: str = 'vtm_prob',
                  pair_batch_size: int = 256,
-                 test_clips: int = 1,
                  tasks: Sequence[str] = ('vtc', 'vtm'),
                  **kwargs) -> None:
-        if score not in SCORES:
-            raise ValueError(f'score must be one of {SCORES}, got {score!r}')
-        if rerank_k != 'all' and (not isinstance(rerank_k, int)
-                                  or rerank_k < 1):
-            raise ValueError(
-                f"rerank_k must be 'all' or a positive int, got {rerank_k!r}")
+        check_policy(rerank_k, score)
         if 'vtm' not in tasks:
             raise ValueError('retrieval re-scores with the VTM head: keep '
                              "'vtm' in tasks")
@@ -96,53 +98,46 @@ class AlproRetrieval(AlproPretrainer):
         self.rerank_k = rerank_k
         self.score = score
         self.pair_batch_size = pair_batch_size
-        if test_clips < 1:
-            raise ValueError(f'test_clips must be >= 1, got {test_clips}')
-        self.test_clips = test_clips
-
-    def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:
-        """Tokens ``(B, 1 + N, Dv)``; at evaluation with ``test_clips=K``
-        the ``K * T`` frames of each video are K clips, encoded as a batch
-        of ``B * K`` and averaged."""
-        clips = 1 if self.training else self.test_clips
-        if clips == 1:
-            return self.backbone(video)
-        batch, channels, frames, height, width = video.shape
-        if frames % clips:
-            raise ValueError(
-                f'test_clips={clips} does not divide the {frames} frames of '
-                'a video; sample them with SampleFrames(num_clips=...)')
-        video = video.view(batch, channels, clips, frames // clips, height,
-                           width).transpose(1, 2)
-        tokens = self.backbone(video.flatten(0, 1))
-        return tokens.view(batch, clips, *tokens.shape[1:]).mean(1)
 
     @torch.no_grad()
-    def rank(self, video_tokens: torch.Tensor, video_feat: torch.Tensor,
-             text_tokens: torch.Tensor, text_mask: torch.Tensor,
-             text_feat: torch.Tensor) -> torch.Tensor:
+    def rank(self,
+             video_tokens: torch.Tensor,
+             video_feat: torch.Tensor,
+             text_tokens: torch.Tensor,
+             text_mask: torch.Tensor,
+             text_feat: torch.Tensor,
+             rerank_k: Optional[Union[int, str]] = None,
+             score: Optional[str] = None) -> torch.Tensor:
         """Score every text against every video.
 
         Args:
             video_tokens: ``(Nv, 1 + N, D)`` each video's tokens at the text
-                width (encoded once).
-            video_feat: ``(Nv, E)`` normalised contrastive features.
-            text_tokens: ``(Nt, L, D)`` each text's tokens (encoded once).
+                width (:meth:`encode_video`, once per video).
+            video_feat: ``(Nv, E)`` the videos' normalised embeddings.
+            text_tokens: ``(Nt, L, D)`` each text's tokens
+                (:meth:`encode_text`, once per text).
             text_mask: ``(Nt, L)``.
-            text_feat: ``(Nt, E)`` normalised contrastive features.
+            text_feat: ``(Nt, E)`` the texts' normalised embeddings.
+            rerank_k: ``'all'`` or K, the videos re-scored per text;
+                ``None``: the model's ``rerank_k``.
+            score: ``'vtm_prob'`` or ``'vtm_logit+vtc'``; ``None``: the
+                model's ``score``.
 
         Returns:
             ``(Nt, Nv)`` float scores, higher is better; a pair outside its
             text's top ``rerank_k`` scores ``min(re-scored) - 2 + sim``:
             below every re-scored pair, in VTC order.
         """
+        rerank_k = self.rerank_k if rerank_k is None else rerank_k
+        score = self.score if score is None else score
+        check_policy(rerank_k, score)
+        pair_score = 'vtm_prob' if score == 'vtm_prob' else 'vtm_logit'
         # float32 under autocast too: the candidates and the vtm_logit+vtc
         # score must not depend on the evaluation dtype's rounding
         with torch.autocast(text_feat.device.type, enabled=False):
             sim = text_feat.float() @ video_feat.float().t()
         num_videos = sim.size(1)
-        k = num_videos if self.rerank_k == 'all' else min(
-            self.rerank_k, num_videos)
+        k = num_videos if rerank_k == 'all' else min(rerank_k, num_videos)
         top_sim, top_video = sim.topk(k, dim=1)  # (Nt, k)
         pair_text = torch.arange(
             sim.size(0), device=sim.device).repeat_interleave(k)
@@ -153,17 +148,12 @@ class AlproRetrieval(AlproPretrainer):
         for step, start in enumerate(starts):
             texts = pair_text[start:start + self.pair_batch_size]
             videos = pair_video[start:start + self.pair_batch_size]
-            fused = self.text_encoder.fuse(text_tokens[texts],
-                                           text_mask[texts],
-                                           video_tokens[videos])
-            logits = self.vtm_head(fused[:, 0]).float()
-            if self.score == 'vtm_prob':
-                scores.append(F.softmax(logits, dim=-1)[:, 1])
-            else:
-                scores.append(logits[:, 1])
+            scores.append(
+                self.score_pairs(video_tokens[videos], text_tokens[texts],
+                                 text_mask[texts], pair_score))
             progress.update(step, start + texts.numel(), scores[-1])
         pair_scores = torch.cat(scores).view_as(top_sim)
-        if self.score == 'vtm_logit+vtc':
+        if score == 'vtm_logit+vtc':
             pair_scores = pair_scores + top_sim
         # sim is a cosine in [-1, 1]: the unscored stay below every scored
         # pair, and in VTC order among themselves

@@ -23,6 +23,11 @@ class AlproVideoQA(BaseVideoTextModel):
     that vocabulary carry ``answer_label = -1``: they are left out of the
     loss (and count as wrong in :class:`~alpro.evaluation.VideoQAMetric`).
 
+    It has no contrastive space (no ``vision_proj`` / ``text_proj``): the
+    ``embed`` of :meth:`encode_video` and :meth:`encode_text` is ``None``.
+    With ``test_clips=K`` the clips' tokens are averaged at evaluation, as
+    in retrieval.
+
     The encoders have the names that
     :class:`~alpro.models.algorithms.AlproPretrainer` gives them
     (``backbone``, ``text_encoder``, ``video_to_text``), so a stage-2
@@ -36,6 +41,8 @@ class AlproVideoQA(BaseVideoTextModel):
         num_answers: A, the size of the answer vocabulary.
         qa_head: ``HEADS`` config; ``in_dims`` and ``num_answers`` are
             filled in.
+        test_clips: clips averaged per video at evaluation
+            (:meth:`~BaseVideoTextModel.backbone_tokens`).
         data_preprocessor: ``MODELS`` config (e.g.
             ``VideoTextDataPreprocessor``, the question in ``text``).
         init_cfg: MMEngine's initialisation config.
@@ -46,11 +53,16 @@ class AlproVideoQA(BaseVideoTextModel):
                  text_encoder: dict,
                  num_answers: int,
                  qa_head: dict = dict(type='QAHead'),
+                 test_clips: int = 1,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
+        super().__init__(
+            backbone,
+            text_encoder,
+            data_preprocessor,
+            init_cfg,
+            test_clips=test_clips)
         width = self.text_encoder.hidden_size
-        self.video_to_text = self.video_to_text_projection()
         self.num_answers = num_answers
         self.qa_head = HEADS.build(
             dict(qa_head, in_dims=width, num_answers=num_answers))
@@ -65,12 +77,10 @@ class AlproVideoQA(BaseVideoTextModel):
         Returns:
             ``(B, D)`` the fusion encoder's [CLS] output.
         """
-        video_tokens = self.video_to_text(self.backbone(inputs['video']))
+        video_tokens, _ = self.encode_video(inputs['video'])
         text_mask = inputs['text_mask']
-        text_tokens = self.text_encoder.encode_text(inputs['text_ids'],
-                                                    text_mask)
-        fused = self.text_encoder.fuse(text_tokens, text_mask, video_tokens)
-        return fused[:, 0]
+        text_tokens, _ = self.encode_text(inputs['text_ids'], text_mask)
+        return self.fuse(video_tokens, text_tokens, text_mask)[:, 0]
 
     def answer_labels(self, data_samples: List[VideoTextDataSample],
                       device: torch.device) -> torch.Tensor:

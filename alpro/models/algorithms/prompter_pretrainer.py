@@ -2,8 +2,6 @@
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from alpro.registry import LOSSES, MODELS
 from alpro.structures import VideoTextDataSample
@@ -26,10 +24,15 @@ class PrompterPretrainer(BaseVideoTextModel):
     caption with its direction words swapped one more negative of its clip
     (:class:`~alpro.models.samplers.OrderNegatives`; not in ALPRO).
 
+    Its :meth:`encode_video` / :meth:`encode_text` embeddings (the
+    interface of :class:`BaseVideoTextModel`) are what the
+    :class:`~alpro.models.prompters.EntityPrompter` scores with.
+
     Args:
         backbone: a ``BACKBONES`` config (output ``(B, 1 + N, Dv)``).
-        text_encoder: a ``TEXT_ENCODERS`` config; the prompter uses only
-            ``encode_text``, so ``text_only=True`` saves the fusion layers.
+        text_encoder: a ``TEXT_ENCODERS`` config; the prompter fuses
+            nothing (its video tokens stay at the backbone's width), so
+            ``text_only=True`` saves the fusion layers.
         vtc_loss: a ``LOSSES`` config.
         embed_dim: width of the shared space (256 in ALPRO).
         order_negatives: ``None`` (off) or the arguments of
@@ -47,29 +50,18 @@ class PrompterPretrainer(BaseVideoTextModel):
                  order_negatives: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone, text_encoder, data_preprocessor, init_cfg)
-        self.vision_proj = nn.Linear(self.backbone.embed_dims, embed_dim)
-        self.text_proj = nn.Linear(self.text_encoder.hidden_size, embed_dim)
+        # no fusion layers: the video tokens stay at the backbone's width
+        encoders = (backbone, text_encoder, data_preprocessor, init_cfg)
+        super().__init__(*encoders, embed_dim=embed_dim, fusion=False)
         self.vtc_loss = LOSSES.build(vtc_loss)
         self.order_negatives = self.build_order_negatives(
             order_negatives, tasks=('vtc', ))
 
-    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
-        """``(B, C, T, H, W)`` -> normalised ``(B, embed_dim)``."""
-        cls = self.backbone(video)[:, 0]
-        return F.normalize(self.vision_proj(cls), dim=-1)
-
-    def encode_text(self, text_ids: torch.Tensor,
-                    text_mask: torch.Tensor) -> torch.Tensor:
-        """``(B, L)`` ids and mask -> normalised ``(B, embed_dim)``."""
-        cls = self.text_encoder.encode_text(text_ids, text_mask)[:, 0]
-        return F.normalize(self.text_proj(cls), dim=-1)
-
     def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``dict(loss_vtc, temperature)`` of a batch of pairs."""
-        video_feat = self.encode_video(inputs['video'])
+        _, video_feat = self.encode_video(inputs['video'])
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
-        text_feat = self.encode_text(text_ids, text_mask)
+        _, text_feat = self.encode_text(text_ids, text_mask)
         out = dict(temperature=self.vtc_loss.temp.detach())
         order = self.order_negatives
         if order is None:
@@ -77,13 +69,13 @@ class PrompterPretrainer(BaseVideoTextModel):
             return out
         reversed_clips = swapped_captions = None
         if order.reverse_clips:
-            reversed_clips = (self.encode_video(inputs['video'].flip(2)),
+            reversed_clips = (self.encode_video(inputs['video'].flip(2))[1],
                               order.reversed_valid(text_ids,
                                                    inputs.get('is_image')))
         if order.swap_captions:
             swapped_ids, swapped_valid = order.swap(text_ids)
             swapped_captions = (self.encode_text(swapped_ids,
-                                                 text_mask), swapped_valid)
+                                                 text_mask)[1], swapped_valid)
         sim_v2t, sim_t2v = order.vtc_logits(
             *self.vtc_loss.similarity(video_feat, text_feat),
             video_feat,
@@ -113,23 +105,4 @@ class PrompterPretrainer(BaseVideoTextModel):
         """
         if mode == 'loss':
             return self.loss(inputs)
-        video_feat = self.encode_video(inputs['video'])
-        text_feat = self.encode_text(inputs['text_ids'], inputs['text_mask'])
-        return embedding_outputs(mode, video_feat, text_feat, data_samples)
-
-
-def embedding_outputs(mode: str, video_feat: torch.Tensor,
-                      text_feat: torch.Tensor,
-                      data_samples: Optional[List[VideoTextDataSample]]):
-    """The non-loss modes of a dual encoder: ``'predict'`` puts each
-    pair's ``video_embed`` and ``text_embed`` ``(E,)`` on its data sample;
-    ``'tensor'`` returns the two ``(B, E)`` embeddings."""
-    if mode == 'predict':
-        for sample, video, text in zip(data_samples, video_feat, text_feat):
-            sample.video_embed = video
-            sample.text_embed = text
-        return data_samples
-    if mode == 'tensor':
-        return video_feat, text_feat
-    raise ValueError(
-        f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+        return self.embedding_outputs(mode, inputs, data_samples)

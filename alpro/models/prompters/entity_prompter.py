@@ -103,8 +103,10 @@ class EntityPrompter(BaseModule):
 
     Args:
         prompter: a ``MODELS`` config of the stage-1 model (e.g.
-            ``PrompterPretrainer``), with ``encode_video`` and
-            ``encode_text``; its ``data_preprocessor`` is dropped.
+            ``PrompterPretrainer``): a
+            :class:`~alpro.models.algorithms.BaseVideoTextModel` with
+            projections, whose ``encode_video`` / ``encode_text``
+            embeddings it scores; its ``data_preprocessor`` is dropped.
         checkpoint: the stage-1 MMEngine checkpoint (its ``state_dict``
             holds the prompter's keys: ``backbone.*``, ``text_encoder.*``,
             ``vision_proj.*``, ``text_proj.*``, ``vtc_loss.temp``).
@@ -191,6 +193,14 @@ class EntityPrompter(BaseModule):
                     f'EntityPrompter: the prompter '
                     f'{type(self.prompter).__name__} has no {method}(); use '
                     'a stage-1 model such as PrompterPretrainer')
+        if getattr(self.prompter, 'vision_proj', True) is None:
+            # a BaseVideoTextModel built without embed_dim: its embeddings
+            # are None
+            raise TypeError(
+                f'EntityPrompter: the prompter {type(self.prompter).__name__} '
+                'has no contrastive projections (embed_dim), so its '
+                'encode_video() / encode_text() give no embeddings to score; '
+                'use a stage-1 model such as PrompterPretrainer')
         self.prompter.requires_grad_(False)
         self.prompter.eval()
         # Already here, not only in init_weights(): Runner.val() / test()
@@ -495,7 +505,7 @@ class EntityPrompter(BaseModule):
                 truncation=True,
                 return_tensors='pt')
             with context:
-                embeds = self.prompter.encode_text(
+                _, embeds = self.prompter.encode_text(
                     encoded['input_ids'].to(device),
                     encoded['attention_mask'].to(device))
             chunks.append(embeds.float())
@@ -587,7 +597,7 @@ class EntityPrompter(BaseModule):
         if dtype is not None:
             crop_video = crop_video.to(dtype)
         with context:
-            video = self.prompter.encode_video(crop_video)
+            _, video = self.prompter.encode_video(crop_video)
         # Score in float32: the temperature (~0.07) magnifies bf16's error.
         # (.float() of the float32 cache is free; it guards against a model
         # cast to bf16 as a whole, whose cache is rebuilt at the next

@@ -227,7 +227,8 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
     with torch.no_grad():
         batched = model.loss(inputs)
         # the reference: one encoder or fusion call per use
-        video, text, _, _ = model.encode(inputs)
+        video, _ = model.encode_video(inputs['video'])
+        text, _ = model.encode_text(inputs['text_ids'], inputs['text_mask'])
         mask = inputs['text_mask']
         encoder = model.text_encoder
         positives = encoder.fuse(text, mask, video)
@@ -253,7 +254,8 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
 def match_probabilities(model, inputs):
     """``(B, B)`` VTM match probability of text ``i`` with video ``j``."""
     with torch.no_grad():
-        video, text, _, _ = model.encode(inputs)
+        video, _ = model.encode_video(inputs['video'])
+        text, _ = model.encode_text(inputs['text_ids'], inputs['text_mask'])
         size = text.size(0)
         texts = torch.arange(size).repeat_interleave(size)
         videos = torch.arange(size).repeat(size)
@@ -394,9 +396,10 @@ def test_order_negatives_teach_the_direction_of_time(tokenizer_dir, stage_one):
     assert 0 <= float(out['vtm_negatives_left_out']) < 1
     model.eval()
     with torch.no_grad():
-        _, text, _, text_feat = model.encode(inputs)
-        forward, forward_feat = model.video_features(inputs['video'])
-        backward, backward_feat = model.video_features(inputs['video'].flip(2))
+        text, text_feat = model.encode_text(inputs['text_ids'],
+                                            inputs['text_mask'])
+        forward, forward_feat = model.encode_video(inputs['video'])
+        backward, backward_feat = model.encode_video(inputs['video'].flip(2))
         assert ((text_feat * forward_feat).sum(-1)
                 > (text_feat * backward_feat).sum(-1)).all()
         mask = inputs['text_mask']

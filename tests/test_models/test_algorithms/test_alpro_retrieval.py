@@ -33,9 +33,8 @@ def encoded(model, num_videos=5, num_texts=7):
     text_mask = torch.ones_like(text_ids)
     text_mask[::2, 6:] = 0  # some padding
     with torch.no_grad():
-        tokens, video_feat = model.video_features(video)
-        text_tokens = model.text_encoder.encode_text(text_ids, text_mask)
-        text_feat = model.text_features(text_tokens)
+        tokens, video_feat = model.encode_video(video)
+        text_tokens, text_feat = model.encode_text(text_ids, text_mask)
     return tokens, video_feat, text_tokens, text_mask, text_feat
 
 

@@ -105,12 +105,12 @@ def test_order_negatives_teach_the_direction_of_time(tokenizer_dir):
         model.train_step(data, wrapper)
     model.eval()
     with torch.no_grad():
-        text = model.encode_text(inputs['text_ids'], inputs['text_mask'])
-        forward = model.encode_video(inputs['video'])
-        backward = model.encode_video(inputs['video'].flip(2))
+        _, text = model.encode_text(inputs['text_ids'], inputs['text_mask'])
+        _, forward = model.encode_video(inputs['video'])
+        _, backward = model.encode_video(inputs['video'].flip(2))
         swapped_ids, has_direction = model.order_negatives.swap(
             inputs['text_ids'])
-        swapped = model.encode_text(swapped_ids, inputs['text_mask'])
+        _, swapped = model.encode_text(swapped_ids, inputs['text_mask'])
     assert ((text * forward).sum(-1) > (text * backward).sum(-1)).all()
     assert has_direction.tolist() == [False, False, True, True]
     own, other = (forward * text).sum(-1), (forward * swapped).sum(-1)

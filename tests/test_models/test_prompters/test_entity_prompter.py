@@ -78,13 +78,13 @@ def test_prompter_is_frozen_and_stays_in_eval(tokenizer_dir, entity_file,
     # gives the same output twice
     ids = torch.tensor([[2, 5, 9, 3]])
     mask = torch.ones_like(ids)
-    first = prompter.prompter.encode_text(ids, mask)
+    first = prompter.prompter.encode_text(ids, mask)[1]
     torch.testing.assert_close(
-        prompter.prompter.encode_text(ids, mask), first, rtol=0, atol=0)
+        prompter.prompter.encode_text(ids, mask)[1], first, rtol=0, atol=0)
     video = torch.randn(2, 3, 2, 32, 32)
     torch.testing.assert_close(
-        prompter.prompter.encode_video(video),
-        prompter.prompter.encode_video(video),
+        prompter.prompter.encode_video(video)[1],
+        prompter.prompter.encode_video(video)[1],
         rtol=0,
         atol=0)
 
@@ -212,7 +212,7 @@ def test_cached_embeddings_are_template_means(tokenizer_dir, entity_file,
                                      return_tensors='pt')
         rows.append(
             prompter.prompter.encode_text(encoded['input_ids'],
-                                          encoded['attention_mask']))
+                                          encoded['attention_mask'])[1])
     expected = F.normalize(torch.cat(rows).mean(0), dim=-1)
     torch.testing.assert_close(video[2], expected, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(video, image)
@@ -268,7 +268,8 @@ def test_pseudo_labels_against_a_hand_computed_case(tokenizer_dir,
     ])
     is_image = torch.tensor([False, False, True, False, False])
     with mock.patch.object(
-            prompter.prompter, 'encode_video', return_value=crops) as encode:
+            prompter.prompter, 'encode_video',
+            return_value=(None, crops)) as encode:
         probs, keep = prompter.pseudo_labels(
             torch.zeros(5, 3, 2, 32, 32), is_image)
     encode.assert_called_once()
@@ -289,7 +290,7 @@ def test_pseudo_labels_against_a_hand_computed_case(tokenizer_dir,
 
     # no is_image: every sample scored against the video set
     with mock.patch.object(
-            prompter.prompter, 'encode_video', return_value=crops):
+            prompter.prompter, 'encode_video', return_value=(None, crops)):
         probs, keep = prompter.pseudo_labels(torch.zeros(5, 3, 2, 32, 32))
     torch.testing.assert_close(probs[2], torch.full((6, ), 1 / 6))
     assert keep.tolist() == [True, False, False, False, True]
@@ -308,7 +309,7 @@ def test_learned_temperature_is_the_prompters_clamped(tokenizer_dir,
         prompter.prompter.vtc_loss.temp.fill_(0.9)
     crops = torch.eye(EMBED_DIM)[:1]
     with mock.patch.object(
-            prompter.prompter, 'encode_video', return_value=crops):
+            prompter.prompter, 'encode_video', return_value=(None, crops)):
         probs, _ = prompter.pseudo_labels(torch.zeros(1, 3, 2, 32, 32))
     torch.testing.assert_close(probs[0],
                                torch.tensor(softmax([2.0, 0, 0, 0, 0, 0])))
@@ -467,7 +468,7 @@ def test_bf16_pseudo_labels_are_close_to_float32s(tokenizer_dir, entity_file,
     assert seen == [(torch.bfloat16, False)]
 
     # the crops went through the bf16 weights, the scores are float32
-    video = half.prompter.encode_video(crops.bfloat16()).float()
+    video = half.prompter.encode_video(crops.bfloat16())[1].float()
     sim = torch.where(is_image[:, None], video @ half.image_entity_embeds.t(),
                       video @ half.video_entity_embeds.t())
     torch.testing.assert_close(
@@ -484,7 +485,7 @@ def test_bf16_pseudo_labels_are_close_to_float32s(tokenizer_dir, entity_file,
                                      return_tensors='pt')
             rows.append(
                 model.encode_text(encoded['input_ids'],
-                                  encoded['attention_mask']).float())
+                                  encoded['attention_mask'])[1].float())
         by_hand[name] = F.normalize(torch.cat(rows).mean(0), dim=-1)
     cached = half.video_entity_embeds[2]
     assert cached.dtype == torch.float32
