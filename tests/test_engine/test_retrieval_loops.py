@@ -114,6 +114,50 @@ def test_loop_evaluates_in_the_dtype_asked(demo_corpus, tmp_path, monkeypatch,
     assert 0 <= metrics['retrieval/t2v_r1'] <= 100
 
 
+def test_loop_hands_rows_and_left_out_samples_to_the_evaluator(
+        demo_corpus, tmp_path, monkeypatch):
+    """Each kept caption reaches the evaluator as its row of scores, once;
+    each left-out sample (here two captions of a missing video) is counted
+    once by the metric; the metrics are those of the kept captions."""
+    monkeypatch.chdir(demo_corpus)
+    register_all_modules()
+    cfg = Config.fromfile(CONFIG)
+    dataset = cfg.test_dataloader.dataset
+    ann = Path(dataset.ann_file).read_text().splitlines()
+    missing = [
+        '999990,https://example.invalid/x.mp4,PT00H00M02S,missing,'
+        f'caption {i} of a missing clip' for i in range(2)
+    ]
+    bad_ann = tmp_path / 'with_missing.csv'
+    bad_ann.write_text('\n'.join(ann[:2] + missing + ann[2:]) + '\n')
+    runs = {}
+    for name, ann_file in (('kept', dataset.ann_file), ('bad', bad_ann)):
+        cfg.test_dataloader.dataset.update(
+            ann_file=str(ann_file), skip_bad=True)
+        cfg.work_dir = str(tmp_path / name)
+        cfg.experiment_name = f'left_out_{name}_{tmp_path.name}'
+        runner = Runner.from_cfg(cfg)
+        processed = []
+        metric = runner.test_loop.evaluator.metrics[0]
+        real = metric.process_kept
+
+        def process_kept(data_batch, data_samples, real=real):
+            processed.extend(data_samples)
+            return real(data_batch, data_samples)
+
+        metric.process_kept = process_kept
+        runs[name] = (runner.test(), processed)
+    kept, processed = runs['kept']
+    num_texts = len(ann) - 1
+    assert len(processed) == num_texts
+    assert {s['gt_label'] for s in processed} <= set(range(num_texts))
+    assert all(s['pred_score'].shape == (num_texts, ) for s in processed)
+    bad, _ = runs['bad']
+    assert (kept.pop('retrieval/left_out'), bad.pop('retrieval/left_out')) \
+        == (0, 2)
+    assert bad == kept
+
+
 def test_loop_refuses_an_unknown_dtype():
     with pytest.raises(ValueError, match="dtype='int8'"):
         RetrievalTestLoop(None, None, None, dtype='int8')

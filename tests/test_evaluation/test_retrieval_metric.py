@@ -200,6 +200,42 @@ def test_through_mmengine_evaluator_with_dict_samples():
     })
 
 
+def test_ranked_rows_are_ranked_as_they_are():
+    """The retrieval loops' form: each caption's row of scores against
+    every video and the index of its own video."""
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randn(6, 4, generator=generator)
+    text_to_video = torch.tensor([0, 1, 2, 3, 0, 2])
+    samples = []
+    for row, video in zip(scores, text_to_video):
+        sample = VideoTextDataSample(metainfo=dict(video_id=str(video)))
+        sample.pred_score = row
+        sample.gt_label = int(video)
+        samples.append(sample)
+    evaluator = Evaluator(RetrievalMetric())
+    evaluator.process(samples[:3], dict(data_samples=samples[:3]))
+    evaluator.process(
+        samples[3:],
+        dict(data_samples=[*samples[3:], left_out_placeholder()]))
+    metrics = evaluator.evaluate(len(samples) + 1)
+    assert metrics.pop('retrieval/left_out') == 1
+    assert_metrics_equal(
+        metrics, {
+            f'retrieval/{k}': v
+            for k, v in retrieval_metrics(scores, text_to_video).items()
+        })
+    # one form per evaluation, and a row names its video
+    pair, _ = make_pairs()
+    metric = RetrievalMetric()
+    metric.process(dict(data_samples=samples[:1]), samples[:1])
+    metric.process(dict(data_samples=pair[:1]), pair[:1])
+    with pytest.raises(ValueError, match='one form'):
+        metric.evaluate(2)
+    del samples[0].gt_label
+    with pytest.raises(KeyError, match='gt_label'):
+        RetrievalMetric().process(dict(data_samples=[]), samples[:1])
+
+
 def test_only_left_out_samples_give_nan():
     metric = RetrievalMetric()
     metric.process(dict(data_samples=[left_out_placeholder()]), [])

@@ -7,8 +7,8 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 
-from alpro.evaluation.metrics.retrieval_metric import retrieval_metrics
 from alpro.registry import LOOPS
+from alpro.structures import VideoTextDataSample
 from alpro.utils.dtypes import resolve_dtype
 
 __all__ = ['RetrievalValLoop', 'RetrievalTestLoop']
@@ -16,8 +16,9 @@ __all__ = ['RetrievalValLoop', 'RetrievalTestLoop']
 
 def encode_split(loop, model) -> Dict[str, list]:
     """Run the loop's dataloader once: every video and every text encoded
-    once on this rank (a video met again, e.g. a second caption, is not
-    re-encoded), kept on the CPU."""
+    once on this rank with the model's ``encode_video`` / ``encode_text``
+    (a video met again, e.g. a second caption, is not re-encoded), kept on
+    the CPU, and the left-out placeholders the data preprocessor drops."""
     videos: Dict[str, tuple] = {}
     texts: List[tuple] = []
     left_out = []
@@ -25,8 +26,7 @@ def encode_split(loop, model) -> Dict[str, list]:
         loop.runner.call_hook(
             f'before_{loop.stage}_iter', batch_idx=idx, data_batch=data_batch)
         left_out += [
-            s.metainfo['left_out'] for s in data_batch['data_samples']
-            if 'left_out' in s.metainfo
+            s for s in data_batch['data_samples'] if 'left_out' in s.metainfo
         ]
         with torch.no_grad():
             data = model.data_preprocessor(data_batch, False)
@@ -35,16 +35,16 @@ def encode_split(loop, model) -> Dict[str, list]:
                 i for i, s in enumerate(samples) if s.video_id not in videos
             ]
             if new:
-                tokens, feat = model.encode_video(inputs['video'][new])
+                tokens, embed = model.encode_video(inputs['video'][new])
                 for j, i in enumerate(new):
                     videos.setdefault(samples[i].video_id,
-                                      (tokens[j].cpu(), feat[j].cpu()))
-            text_tokens, text_feat = model.encode_text(inputs['text_ids'],
-                                                       inputs['text_mask'])
+                                      (tokens[j].cpu(), embed[j].cpu()))
+            text_tokens, text_embed = model.encode_text(
+                inputs['text_ids'], inputs['text_mask'])
         for i, sample in enumerate(samples):
             texts.append(
                 (sample.sample_idx, sample.video_id, text_tokens[i].cpu(),
-                 inputs['text_mask'][i].cpu(), text_feat[i].cpu()))
+                 inputs['text_mask'][i].cpu(), text_embed[i].cpu()))
         loop.runner.call_hook(
             f'after_{loop.stage}_iter',
             batch_idx=idx,
@@ -54,8 +54,16 @@ def encode_split(loop, model) -> Dict[str, list]:
 
 
 def rank_split(loop) -> dict:
-    """Encode once, gather every rank's share, re-score the pairs of this
-    rank's share of the texts, gather the scores, compute the metrics."""
+    """Encode once, gather every rank's share, rank this rank's share of
+    the texts with the model's ``rank`` and hand the rows to the loop's
+    ``Evaluator``, which gathers them and computes the metrics.
+
+    The evaluator's records are the texts in dataset order, then the
+    left-out placeholders (one per sample, the sampler's padding copies
+    dropped); rank r processes records r, r + W, ... (W ranks), whose texts
+    are those it re-scored, so that MMEngine's collection, which
+    interleaves the ranks' results, gives them back in that order.
+    """
     runner = loop.runner
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model
@@ -67,30 +75,34 @@ def rank_split(loop) -> dict:
         for video_id, value in share['videos'].items():
             videos.setdefault(video_id, value)
     # one row per caption, in dataset order; duplicates from the padded
-    # sampler dropped
+    # sampler dropped (likewise for the placeholders)
     texts = {t[0]: t for share in shares for t in share['texts']}
     texts = [texts[i] for i in sorted(texts)]
-    left_out = sorted({p for share in shares for p in share['left_out']})
+    left_out = {s.sample_idx: s for share in shares for s in share['left_out']}
+    left_out = [left_out[i] for i in sorted(left_out)]
     video_ids = sorted(videos)
     column = {v: i for i, v in enumerate(video_ids)}
     device = next(model.parameters()).device
     video_tokens = torch.stack([videos[v][0] for v in video_ids]).to(device)
-    video_feat = torch.stack([videos[v][1] for v in video_ids]).to(device)
+    video_embed = torch.stack([videos[v][1] for v in video_ids]).to(device)
+    rank, world_size = get_rank(), get_world_size()
     # this rank re-scores every world_size-th text
-    mine = list(range(get_rank(), len(texts), get_world_size()))
-    rows = model.rank(video_tokens, video_feat,
-                      torch.stack([texts[i][2] for i in mine]).to(device),
-                      torch.stack([texts[i][3] for i in mine]).to(device),
-                      torch.stack([texts[i][4]
-                                   for i in mine]).to(device)).cpu()
-    scores = torch.empty(len(texts), len(video_ids))
-    for share_rows, share_mine in all_gather_object((rows, mine)):
-        scores[share_mine] = share_rows
-    text_to_video = torch.tensor([column[t[1]] for t in texts])
-    metrics = retrieval_metrics(scores, text_to_video)
-    metrics['left_out'] = len(left_out)
-    prefix = getattr(loop.evaluator.metrics[0], 'prefix', None) or 'retrieval'
-    return {f'{prefix}/{k}': v for k, v in metrics.items()}
+    mine = [texts[i] for i in range(rank, len(texts), world_size)]
+    rows = model.rank(video_tokens, video_embed,
+                      torch.stack([t[2] for t in mine]).to(device),
+                      torch.stack([t[3] for t in mine]).to(device),
+                      torch.stack([t[4] for t in mine]).to(device)).cpu()
+    for text, row in zip(mine, rows):
+        sample = VideoTextDataSample(
+            metainfo=dict(sample_idx=text[0], video_id=text[1]))
+        sample.pred_score = row
+        sample.gt_label = column[text[1]]
+        loop.evaluator.process([sample], dict(data_samples=[sample]))
+    for index in range(len(texts), len(texts) + len(left_out)):
+        if index % world_size == rank:
+            placeholder = left_out[index - len(texts)]
+            loop.evaluator.process([], dict(data_samples=[placeholder]))
+    return loop.evaluator.evaluate(len(texts) + len(left_out))
 
 
 class RetrievalLoopMixin:
@@ -143,10 +155,10 @@ class RetrievalValLoop(RetrievalLoopMixin, ValLoop):
     encodes every video and every text ONCE (sharded over the ranks by the
     sampler), gathers them, ranks all pairs by VTC similarity and re-scores
     them with the model's ``rank`` (VTM over all pairs or the top K, the
-    pairs sharded over the ranks), then reports ``retrieval_metrics`` under
-    the first metric's prefix (``retrieval/t2v_r1``, ...) plus
-    ``left_out``. The config's evaluator names that prefix; its own
-    per-batch processing is not used.
+    texts sharded over the ranks), then hands each text's row of scores
+    (``pred_score``, ``gt_label``: its video's index) and the left-out
+    placeholders to the config's evaluator (``RetrievalMetric``:
+    ``retrieval/t2v_r1``, ..., ``retrieval/left_out``).
     """
 
     stage = 'val'

@@ -113,14 +113,21 @@ def retrieval_metrics(sim_t2v: Tensor,
 class RetrievalMetric(BaseVideoTextMetric):
     """Text-to-video and video-to-text retrieval recall.
 
-    Each output data sample is one (video, caption) pair and carries
-    ``video_embed`` ``(D,)`` and ``text_embed`` ``(D,)`` (L2-normalised, so
-    that their dot product is the cosine similarity) and the meta field
-    ``video_id``; captions of the same video share it. Videos are
-    deduplicated by ``video_id`` (the first occurrence's embedding), scored
-    by ``text_embeds @ video_embeds.T`` and ranked by
-    :func:`retrieval_metrics` (its docstring gives the tie rule and the
-    multi-caption rule).
+    Each output data sample is one caption, in one of two forms (one form
+    per evaluation):
+
+    * embeddings, one (video, caption) pair (a dual encoder's ``'predict'``
+      mode): ``video_embed`` ``(D,)`` and ``text_embed`` ``(D,)``
+      (L2-normalised, so that their dot product is the cosine similarity)
+      and the meta field ``video_id``; captions of the same video share it.
+      Videos are deduplicated by ``video_id`` (the first occurrence's
+      embedding) and scored by ``text_embeds @ video_embeds.T``;
+    * a ranked row (the retrieval loops, after the model's ``rank``):
+      ``pred_score`` ``(Nv,)``, the caption's score against every video of
+      the split, and ``gt_label``, the index of its own video in that row.
+
+    The score matrix is ranked by :func:`retrieval_metrics` (its docstring
+    gives the tie rule and the multi-caption rule).
 
     Metrics (in percent / ranks): ``t2v_r1, t2v_r5, t2v_r10, t2v_medr,
     t2v_meanr``, the same with ``v2t_``, ``r_mean`` (the mean of the six
@@ -138,15 +145,28 @@ class RetrievalMetric(BaseVideoTextMetric):
     default_prefix = 'retrieval'
 
     def process_kept(self, data_batch: Any, data_samples: Sequence) -> None:
-        """Keep each pair's video id and both embeddings, on the CPU.
+        """Keep each caption's fields, on the CPU: its ranked row and its
+        video's index, or its pair's video id and both embeddings.
 
         Args:
             data_batch: the batch from the data loader (unused).
             data_samples: the model's outputs, data samples or their
-                ``to_dict()``, each with ``video_embed`` ``(D,)``,
+                ``to_dict()``, each with ``pred_score`` ``(Nv,)`` and
+                ``gt_label``, or with ``video_embed`` ``(D,)``,
                 ``text_embed`` ``(D,)`` and ``video_id``.
         """
         for sample in data_samples:
+            row = sample.get('pred_score')
+            if row is not None:
+                if sample.get('gt_label') is None:
+                    raise KeyError(
+                        "RetrievalMetric: an output with a 'pred_score' row "
+                        "has no 'gt_label', the index of its own video")
+                self.results.append(
+                    dict(
+                        pred_score=row.detach().cpu().flatten(),
+                        gt_label=int(sample.get('gt_label'))))
+                continue
             record = {}
             for key in ('video_id', 'video_embed', 'text_embed'):
                 # MMEngine's Evaluator hands on each data sample's
@@ -165,10 +185,12 @@ class RetrievalMetric(BaseVideoTextMetric):
             self.results.append(record)
 
     def compute_kept(self, results: List) -> Dict[str, float]:
-        """Rank the kept pairs' captions against their unique videos.
+        """Rank the kept captions: their rows as they are, or their pairs'
+        captions against the unique videos.
 
         Args:
-            results: one dict per kept pair, as :meth:`process_kept` stores.
+            results: one dict per kept caption, as :meth:`process_kept`
+                stores.
 
         Returns:
             the metrics of :func:`retrieval_metrics`; NaN when every sample
@@ -180,6 +202,15 @@ class RetrievalMetric(BaseVideoTextMetric):
                 logger='current',
                 level=logging.WARNING)
             return {name: float('nan') for name in METRIC_NAMES}
+        if 'pred_score' in results[0]:
+            if not all('pred_score' in r for r in results):
+                raise ValueError(
+                    'RetrievalMetric: some outputs carry a ranked row '
+                    '(pred_score) and some embeddings; one evaluation gives '
+                    'one form')
+            return retrieval_metrics(
+                torch.stack([r['pred_score'] for r in results]),
+                torch.tensor([r['gt_label'] for r in results]))
         video_index: Dict[Any, int] = {}
         video_embeds = []
         for result in results:
