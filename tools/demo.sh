@@ -40,7 +40,7 @@ echo "== [7/8] retrieval fine-tuning and test -> $W/finetune_msrvtt_ret"
 echo "== [8/8] video QA fine-tuning and test -> $W/finetune_msrvtt_qa"
 "$PYTHON" tools/train.py configs/demo/finetune_msrvtt_qa.py --overwrite
 "$PYTHON" tools/test.py configs/demo/finetune_msrvtt_qa.py \
-    $W/finetune_msrvtt_qa/epoch_6.pth \
+    $W/finetune_msrvtt_qa/epoch_12.pth \
     --dump-metrics $W/finetune_msrvtt_qa/test_metrics.json
 
 echo "== test metrics (held-out colour-shape pairs)"
