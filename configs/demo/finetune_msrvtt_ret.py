@@ -27,9 +27,10 @@ model = dict(
     order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     rerank_k='all',
     # every pair re-scored (the paper's protocol); the toy VTM head alone
-    # ranks below VTC alone (t2v R@1 14.2 against 17.1 after this
-    # fine-tuning, docs/benchmarks.md), so the demo adds the VTC similarity
-    # to the VTM logit, as LAVIS does; the paper's configs keep 'vtm_prob'
+    # ranks below VTC alone (t2v R@1 12.5 against 14.6 over three seeds of
+    # this fine-tuning, docs/benchmarks.md), so the demo adds the VTC
+    # similarity to the VTM logit, as LAVIS does; the paper's configs keep
+    # 'vtm_prob'
     score='vtm_logit+vtc')
 
 retrieval = dict(
