@@ -73,33 +73,51 @@ def match_probability(model, text_tokens: torch.Tensor,
 
 
 @torch.no_grad()
-def score_matrices(model, text_tokens: torch.Tensor, text_mask: torch.Tensor,
-                   text_feat: torch.Tensor, video_tokens: torch.Tensor,
-                   video_feat: torch.Tensor,
+def encode_split(model, split: dict, batch: int,
+                 device) -> Dict[str, torch.Tensor]:
+    """Every video and every text of ``split`` (``decode_split``) through
+    the encoders once, on ``device``: ``video_tokens`` ``(Nv, 1 + N, D)``,
+    ``video_feat`` ``(Nv, E)``, ``text_tokens`` ``(Nt, L, D)``,
+    ``text_mask`` ``(Nt, L)``, ``text_feat`` ``(Nt, E)``."""
+    video_tokens, video_feat = encode_videos(model, split['video'], batch,
+                                             device)
+    text_tokens, text_feat = encode_texts(model, split['text_ids'],
+                                          split['text_mask'], batch, device)
+    return dict(
+        video_tokens=video_tokens,
+        video_feat=video_feat,
+        text_tokens=text_tokens,
+        text_mask=split['text_mask'].to(device),
+        text_feat=text_feat)
+
+
+@torch.no_grad()
+def score_matrices(model, encoded: Dict[str, torch.Tensor],
                    batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Every text ``(Nt, ...)`` against every video ``(Nv, ...)``: the VTC
-    cosine and the VTM match probability, each ``(Nt, Nv)``."""
+    """Every text against every video of :func:`encode_split`'s output:
+    the VTC cosine and the VTM match probability, each ``(Nt, Nv)``."""
+    text_feat, video_feat = encoded['text_feat'], encoded['video_feat']
     num_texts, num_videos = text_feat.size(0), video_feat.size(0)
     texts = torch.arange(
         num_texts, device=text_feat.device).repeat_interleave(num_videos)
     videos = torch.arange(
         num_videos, device=text_feat.device).repeat(num_texts)
-    vtm = match_probability(model, text_tokens[texts], text_mask[texts],
-                            video_tokens[videos],
+    vtm = match_probability(model, encoded['text_tokens'][texts],
+                            encoded['text_mask'][texts],
+                            encoded['video_tokens'][videos],
                             batch).view(num_texts, num_videos)
     return text_feat @ video_feat.t(), vtm
 
 
 @torch.no_grad()
 def probe_retrieval(model, split: dict, batch: int, device) -> dict:
-    video_tokens, video_feat = encode_videos(model, split['video'], batch,
-                                             device)
+    encoded = encode_split(model, split, batch, device)
+    video_tokens, video_feat = encoded['video_tokens'], encoded['video_feat']
+    text_tokens, text_mask = encoded['text_tokens'], encoded['text_mask']
+    text_feat = encoded['text_feat']
     reversed_tokens, reversed_feat = encode_videos(model,
                                                    split['video'].flip(2),
                                                    batch, device)
-    text_mask = split['text_mask'].to(device)
-    text_tokens, text_feat = encode_texts(model, split['text_ids'],
-                                          split['text_mask'], batch, device)
     own = split['text_to_video'].to(device)
     num_texts, num_videos = own.numel(), video_feat.size(0)
 
@@ -110,8 +128,7 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
     reversed_vtm = match_probability(model, text_tokens, text_mask,
                                      reversed_tokens[own], batch)
 
-    vtc, vtm = score_matrices(model, text_tokens, text_mask, text_feat,
-                              video_tokens, video_feat, batch)
+    vtc, vtm = score_matrices(model, encoded, batch)
     matched = F.one_hot(own, num_videos).bool()
     ranks = {
         name: (scores > scores.gather(1, own[:, None])).sum(1)

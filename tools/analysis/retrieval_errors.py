@@ -16,6 +16,7 @@ Usage:
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -26,10 +27,9 @@ TOOLS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOOLS / 'analysis'))
 sys.path.insert(0, str(TOOLS / 'data'))
 # isort: off
-from benchmark_retrieval import (  # noqa: E402
-    build_model, decode_split, encode_texts, encode_videos)
+from benchmark_retrieval import build_model, decode_split  # noqa: E402
 from make_demo_data import build_clip_specs, clip_name  # noqa: E402
-from objective_probes import score_matrices  # noqa: E402
+from objective_probes import encode_split, score_matrices  # noqa: E402
 # isort: on
 
 ATTRIBUTES = ('colour', 'shape', 'direction')
@@ -89,13 +89,18 @@ def top1_errors(scores: torch.Tensor, own: torch.Tensor,
     return out
 
 
+def attribute_key(clip: Dict[str, str]) -> tuple:
+    """``(colour, shape, direction)`` of a clip."""
+    return tuple(clip[name] for name in ATTRIBUTES)
+
+
 def attribute_chance(own: torch.Tensor,
                      attributes: Sequence[Dict[str, str]]) -> float:
     """t2v R@1 (%) of a model that recognises colour, shape and direction
     perfectly and nothing else: the mean over captions of 1 / the clips of
     the split with their clip's three attributes."""
-    keys = [tuple(a[name] for name in ATTRIBUTES) for a in attributes]
-    size = {key: keys.count(key) for key in set(keys)}
+    keys = [attribute_key(a) for a in attributes]
+    size = Counter(keys)
     return 100 * sum(1 / size[keys[int(v)]] for v in own) / own.numel()
 
 
@@ -136,27 +141,16 @@ def main(argv=None) -> dict:
             f'the demo corpus of {args.data_root} (first: {missing[0]}); '
             'this tool reads the demo corpus only')
     attributes = [known[v] for v in split['video_ids']]
-    video_tokens, video_feat = encode_videos(model, split['video'], args.batch,
-                                             args.device)
-    text_mask = split['text_mask'].to(args.device)
-    text_tokens, text_feat = encode_texts(model, split['text_ids'],
-                                          split['text_mask'], args.batch,
-                                          args.device)
-    vtc, vtm = score_matrices(model, text_tokens, text_mask, text_feat,
-                              video_tokens, video_feat, args.batch)
+    vtc, vtm = score_matrices(
+        model, encode_split(model, split, args.batch, args.device), args.batch)
     own = split['text_to_video'].to(args.device)
     results = {
-        'clips':
-        len(attributes),
-        'attribute_groups':
-        len({tuple(a[name] for name in ATTRIBUTES)
-             for a in attributes}),
-        'attribute_chance':
-        attribute_chance(own, attributes),
-        'VTC alone':
-        top1_errors(vtc, own, attributes),
-        'VTM alone':
-        top1_errors(vtm, own, attributes),
+        'clips': len(attributes),
+        'attribute_groups': len({attribute_key(a)
+                                 for a in attributes}),
+        'attribute_chance': attribute_chance(own, attributes),
+        'VTC alone': top1_errors(vtc, own, attributes),
+        'VTM alone': top1_errors(vtm, own, attributes),
     }
     print(format_errors(results))
     if args.out:
