@@ -92,16 +92,20 @@ def rank_split(loop) -> dict:
                       torch.stack([t[2] for t in mine]).to(device),
                       torch.stack([t[3] for t in mine]).to(device),
                       torch.stack([t[4] for t in mine]).to(device)).cpu()
+    ranked = []
     for text, row in zip(mine, rows):
         sample = VideoTextDataSample(
             metainfo=dict(sample_idx=text[0], video_id=text[1]))
         sample.pred_score = row
         sample.gt_label = column[text[1]]
-        loop.evaluator.process([sample], dict(data_samples=[sample]))
-    for index in range(len(texts), len(texts) + len(left_out)):
-        if index % world_size == rank:
-            placeholder = left_out[index - len(texts)]
-            loop.evaluator.process([], dict(data_samples=[placeholder]))
+        ranked.append(sample)
+    loop.evaluator.process(ranked, dict(data_samples=ranked))
+    # the placeholders are records len(texts), len(texts) + 1, ...
+    placeholders = [
+        sample for i, sample in enumerate(left_out, start=len(texts))
+        if i % world_size == rank
+    ]
+    loop.evaluator.process([], dict(data_samples=placeholders))
     return loop.evaluator.evaluate(len(texts) + len(left_out))
 
 
