@@ -166,6 +166,10 @@ class TimeSformer(BaseModule):
         qkv_bias: bias on the qkv projections.
         with_cp: checkpoint each block's activations in training (saves
             memory, costs a second forward).
+        frame_tokens: also return the patch tokens of every time step,
+            after the time-pooled ones (``(B, 1 + N + T' * N, D)``), for
+            the fusion layers to compare where things are at each time.
+            Off in ALPRO, whose fusion layers see the pooled tokens only.
         pretrained: local ImageNet ViT (``.safetensors``, ``.pth``, ``.bin``
             or Google ``.npz``) or TimeSformer checkpoint, loaded by
             :meth:`init_weights` through :func:`vit_to_timesformer`.
@@ -193,6 +197,7 @@ class TimeSformer(BaseModule):
                  drop_path_rate: float = 0.1,
                  qkv_bias: bool = True,
                  with_cp: bool = False,
+                 frame_tokens: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -245,6 +250,7 @@ class TimeSformer(BaseModule):
         ])
         self.norm = LayerNorm(D)
         self.grad_checkpointing = with_cp
+        self.frame_tokens = frame_tokens
         # A usable model right away; init_weights() redoes it (or loads).
         self._random_init()
         self.register_load_state_dict_pre_hook(_fit_embeddings_on_load)
@@ -421,7 +427,10 @@ class TimeSformer(BaseModule):
 
         Returns:
             ``(B, 1 + N, D)``: the video [CLS], then the ``N = H/p * W/p``
-            patch tokens averaged over time, row-major over the patch grid.
+            patch tokens averaged over time, row-major over the patch grid;
+            with ``frame_tokens``, ``(B, 1 + N + T' * N, D)``: then the
+            patch tokens of each of the ``T' = T / tubelet_size`` time
+            steps in order.
         """
         if video.dim() != 5:
             raise ValueError(f'{type(self).__name__} expects a (B, C, T, H, '
@@ -456,8 +465,10 @@ class TimeSformer(BaseModule):
             else:
                 x = block(x, T)
         x = self.norm(x)
-        return torch.cat([x[:, :1], x[:, 1:].reshape(B, T, N, D).mean(1)],
-                         dim=1)
+        pooled = x[:, 1:].reshape(B, T, N, D).mean(1)
+        if self.frame_tokens:
+            return torch.cat([x[:, :1], pooled, x[:, 1:]], dim=1)
+        return torch.cat([x[:, :1], pooled], dim=1)
 
 
 def resample_time_embed(time_embed: torch.Tensor,
