@@ -21,9 +21,11 @@ model = dict(
     # the stage-2 recipe of configs/demo/pretrain.py: VTM weighed 5, random
     # negatives for the first 90 steps, VTM's ranking loss, the order-aware
     # objective
-    vtm_negatives=dict(type='VTMNegativeSampler', random_iters=90),
+    vtm_head=dict(
+        type='VTMHead',
+        negatives=dict(type='VTMNegativeSampler', random_iters=90),
+        rank_weight=1.0),
     loss_weights=dict(vtm=5.0),
-    vtm_rank_weight=1.0,
     order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),
     rerank_k='all',
     # every pair re-scored (the paper's protocol); the toy VTM head alone

@@ -64,9 +64,11 @@ model = dict(
     # against its negative video, each clip's against its negative caption)
     # teaches VTM the order retrieval ranks by: VTM alone after fine-tuning
     # t2v R@10 83.3 against 64.6 without it on seed 1 (docs/benchmarks.md)
-    vtm_negatives=dict(type='VTMNegativeSampler', random_iters=300),
+    vtm_head=dict(
+        type='VTMHead',
+        negatives=dict(type='VTMNegativeSampler', random_iters=300),
+        rank_weight=1.0),
     loss_weights=dict(vtm=5.0),
-    vtm_rank_weight=1.0,
     # the prompter's order-aware objective, kept in stage 2 so that VTM
     # learns the direction of time too
     order_negatives=dict(swap_words={{_base_.direction_word_pairs}}),

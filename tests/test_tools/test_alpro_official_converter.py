@@ -84,7 +84,7 @@ def test_pretrain_lands_on_our_keys(pretrainer):
         'text_encoder.bert.embeddings.word_embeddings.weight':
         'mlm_head.predictions.decoder.weight',
         'temp':
-        'vtc_loss.temp',
+        'vtc_head.temp',
         'itm_head.weight':
         'vtm_head.fc.weight',
         'mpm_head.2.bias':
@@ -97,7 +97,7 @@ def test_pretrain_lands_on_our_keys(pretrainer):
         'prompter.prompter.text_encoder.bert.encoder.layer.1.output.dense.'
         'weight',
         'prompter.temp':
-        'prompter.prompter.vtc_loss.temp',
+        'prompter.prompter.vtc_head.temp',
     }
     for old, new in pairs.items():
         assert torch.equal(state[new], original[old]), (old, new)
@@ -117,7 +117,7 @@ def test_prompter_kind(tokenizer_dir):
     assert 'video_prompt_feat' in unmapped
     assert 'text_encoder.cls.predictions.bias' in unmapped
     assert 'text_encoder.bert.encoder.layer.2.output.dense.bias' in unmapped
-    assert torch.equal(model.state_dict()['vtc_loss.temp'], original['temp'])
+    assert torch.equal(model.state_dict()['vtc_head.temp'], original['temp'])
     # without a layer limit every BERT layer maps
     ours, _ = conv.convert_state_dict(original, 'prompter')
     assert 'text_encoder.bert.encoder.layer.3.output.dense.bias' in ours

@@ -161,7 +161,7 @@ def test_stage_one_prompter(released):
     assert model.backbone.time_embed.shape == (1, 4, WIDTH)
     assert torch.equal(model.backbone.time_embed,
                        original['visual_encoder.model.time_embed'])
-    assert torch.equal(model.vtc_loss.temp, original['temp'])
+    assert torch.equal(model.vtc_head.temp, original['temp'])
 
 
 def test_stage_two_pretrain(released, tokenizer_dir, capsys):

@@ -84,7 +84,7 @@ def vtc_rank_losses(video_feat: Tensor, text_feat: Tensor, temperature: float,
 
     Returns:
         ``global`` and ``local`` ``(W,)`` losses (the mean of both
-        directions, as ``VTCLoss``): positives at ``rank * b`` and at
+        directions, as ``VTCHead``): positives at ``rank * b`` and at
         ``(rank % gpus_per_node) * b``.
     """
     world = nodes * gpus_per_node
@@ -173,7 +173,7 @@ def measure(cfg: Config, checkpoint: str, num_batches: int, nodes: int,
         torch.cat(keeps[k]).float() for k in ('paper', 'release', 'plain'))
     norms = torch.cat([plain.video_entity_embeds,
                        plain.image_entity_embeds]).norm(dim=-1)
-    temperature = float(model.vtc_loss.clamped_temperature())
+    temperature = float(model.vtc_head.clamped_temperature())
     losses = vtc_rank_losses(
         torch.cat(video_feats), torch.cat(text_feats), temperature, nodes,
         gpus_per_node)

@@ -30,7 +30,7 @@ original                                    ours
 ``text_encoder.*``)
 ``text_encoder.cls.predictions.*``          ``mlm_head.predictions.*``
 ``vision_proj.*``, ``text_proj.*``          the same
-``temp``                                    ``vtc_loss.temp``
+``temp``                                    ``vtc_head.temp``
 ``itm_head.*``                              ``vtm_head.fc.*``
 ``mpm_head.{0,2}.*``                        ``pem_head.mlp.{0,2}.*``
 ``classifier.{0,2}.*``                      ``qa_head.fc{1,2}.*``
@@ -88,7 +88,7 @@ def _rules(kind: str) -> List[Tuple[str, str]]:
         return rules
     rules += [('text_encoder.bert.', 'text_encoder.bert.'),
               ('vision_proj.', 'vision_proj.'), ('text_proj.', 'text_proj.'),
-              ('temp', 'vtc_loss.temp')]
+              ('temp', 'vtc_head.temp')]
     if kind in ('pretrain', 'retrieval'):
         rules += [('text_encoder.cls.predictions.', 'mlm_head.predictions.'),
                   ('itm_head.', 'vtm_head.fc.')]

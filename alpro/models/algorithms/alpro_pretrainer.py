@@ -3,11 +3,11 @@ modeling (PEM) with a frozen entity prompter."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 
-from alpro.registry import HEADS, LOSSES, MODELS, PROMPTERS
+from alpro.registry import HEADS, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
 from .base_video_text_model import BaseVideoTextModel
+from .fusion_batch import FusionBatch
 from .task_inputs import check_task_inputs
 
 __all__ = ['AlproPretrainer']
@@ -20,21 +20,25 @@ class AlproPretrainer(BaseVideoTextModel):
     """The ALPRO pre-training model (paper section 3).
 
     A video encoder and the text layers of BERT embed the pair; the last
-    BERT layers fuse ``[text ; video]``. Four tasks, each switchable:
+    BERT layers fuse ``[text ; video]``. Four tasks, each switchable, each
+    a head that owns its loss (``alpro.models.heads``):
 
-    * ``vtc``: video-text contrastive loss on the two [CLS] projections;
-    * ``vtm``: video-text matching on the fusion [CLS], with negative
-      videos per text and negative texts per video (one each in ALPRO) from
-      the local batch, drawn by ``vtm_negatives`` (ALPRO's hard negatives from
-      softmax(VTC similarity) by default; true matches never drawn);
-    * ``mlm``: masked language modeling from the fusion outputs of the text
-      part (masks from ``AlproPretrainDataPreprocessor``);
-    * ``pem``: prompting entity modeling: the frozen entity prompter scores
-      a random region of each clip against every entity prompt (soft
-      pseudo-labels, dropped under its threshold); the model mean-pools its
-      fusion outputs over that region's video tokens (the positive-pair
-      fusion pass of VTM is reused) and a head predicts the entity
-      distribution (soft cross-entropy).
+    * ``vtc`` (:class:`~alpro.models.heads.VTCHead`): video-text
+      contrastive loss on the two [CLS] projections;
+    * ``vtm`` (:class:`~alpro.models.heads.VTMHead`): video-text matching
+      on the fusion [CLS], with negative videos per text and negative texts
+      per video (one each in ALPRO) from the local batch, drawn by the
+      head's sampler (ALPRO's hard negatives from softmax(VTC similarity)
+      by default; true matches never drawn);
+    * ``mlm`` (:class:`~alpro.models.heads.MLMHead`): masked language
+      modeling from the fusion outputs of the text part (masks from
+      ``AlproPretrainDataPreprocessor``);
+    * ``pem`` (:class:`~alpro.models.heads.PEMHead`): prompting entity
+      modeling: the frozen entity prompter scores a random region of each
+      clip against every entity prompt (soft pseudo-labels, dropped under
+      its threshold); the head mean-pools the fusion outputs over that
+      region's video tokens (the positive-pair fusion pass of VTM is
+      reused) and predicts the entity distribution (soft cross-entropy).
 
     Order-aware objective (``order_negatives``, off by default): pairs
     made wrong by time (:class:`~alpro.models.samplers.OrderNegatives`):
@@ -54,14 +58,10 @@ class AlproPretrainer(BaseVideoTextModel):
             when the model is built
             (:func:`~alpro.models.algorithms.task_inputs.check_task_inputs`).
         loss_weights: weight of each task's loss (default 1).
-        vtc_loss: ``LOSSES`` config.
-        vtm_head / mlm_head / pem_head: ``HEADS`` configs; their sizes are
-            filled in from the encoders and the prompter.
-        pem_loss: ``LOSSES`` config of the soft cross-entropy.
-        vtm_negatives: ``MODELS`` config of the VTM negative sampler
-            (:class:`~alpro.models.samplers.VTMNegativeSampler`).
-        vtm_rank_weight: weight of VTM's ranking loss (:meth:`vtm`); 0
-            (ALPRO): off.
+        vtc_head / vtm_head / mlm_head / pem_head: ``HEADS`` configs;
+            their sizes are filled in from the encoders and the prompter
+            (the VTC head is built whatever the tasks: VTM draws its
+            negatives from its similarities).
         order_negatives: ``None`` (off) or the arguments of
             :class:`~alpro.models.samplers.OrderNegatives` (``dict()``:
             reversed clips for every caption, in VTC and VTM).
@@ -78,13 +78,10 @@ class AlproPretrainer(BaseVideoTextModel):
                  prompter: Optional[dict] = None,
                  tasks: Sequence[str] = TASKS,
                  loss_weights: Optional[Dict[str, float]] = None,
-                 vtc_loss: dict = dict(type='VTCLoss'),
+                 vtc_head: dict = dict(type='VTCHead'),
                  vtm_head: dict = dict(type='VTMHead'),
                  mlm_head: dict = dict(type='MLMHead'),
                  pem_head: dict = dict(type='PEMHead'),
-                 pem_loss: dict = dict(type='SoftCrossEntropyLoss'),
-                 vtm_negatives: dict = dict(type='VTMNegativeSampler'),
-                 vtm_rank_weight: float = 0.0,
                  order_negatives: Optional[dict] = None,
                  embed_dim: int = 256,
                  test_clips: int = 1,
@@ -107,14 +104,9 @@ class AlproPretrainer(BaseVideoTextModel):
         self.loss_weights = {t: 1.0 for t in TASKS}
         self.loss_weights.update(loss_weights or {})
         width = self.text_encoder.hidden_size
-        self.vtc_loss = LOSSES.build(vtc_loss)
+        self.vtc_head = HEADS.build(vtc_head)
         if 'vtm' in self.tasks:
             self.vtm_head = HEADS.build(dict(vtm_head, in_dims=width))
-            self.vtm_negatives = MODELS.build(vtm_negatives)
-        if vtm_rank_weight < 0:
-            raise ValueError(
-                f'vtm_rank_weight must be >= 0, got {vtm_rank_weight}')
-        self.vtm_rank_weight = float(vtm_rank_weight)
         self.order_negatives = self.build_order_negatives(
             order_negatives, self.tasks)
         if 'mlm' in self.tasks:
@@ -136,7 +128,6 @@ class AlproPretrainer(BaseVideoTextModel):
                     pem_head,
                     in_dims=width,
                     num_entities=len(self.prompter.entity_names)))
-            self.pem_loss = LOSSES.build(pem_loss)
 
     # -- the tasks ----------------------------------------------------------
     def true_matches(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -156,71 +147,27 @@ class AlproPretrainer(BaseVideoTextModel):
             sim_t2v: torch.Tensor,
             true_match: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, ...]:
-        """Draw K VTM negatives per row from the local batch (K: the
-        sampler's ``num_negatives``, at most B - 1).
+        """VTM's negatives from the local batch: the local block of the VTC
+        logits (this rank's columns) handed to
+        :meth:`~alpro.models.heads.VTMHead.sample_negatives`.
 
         Args:
-            sim_v2t / sim_t2v: ``(B, W * B)`` logits from ``VTCLoss``.
+            sim_v2t / sim_t2v: ``(B, W * B)`` logits of the VTC head.
             true_match: ``(B, B)`` bool pairs never drawn
                 (:meth:`true_matches`); ``None``: the positives only.
 
         Returns:
-            ``neg_text`` ``(K * B,)`` local text indices for the videos,
-            ``neg_video`` ``(K * B,)`` local video indices for the texts
-            (entry ``k * B + i``: row i's k-th draw), and ``has_text`` /
-            ``has_video`` ``(K * B,)`` bool: the draw is a true negative.
+            ``neg_text``, ``neg_video``, ``has_text``, ``has_video``, each
+            ``(K * B,)`` (:meth:`VTMHead.sample_negatives`).
         """
         batch = sim_v2t.size(0)
-        local = self.vtc_loss.positive_index(batch, sim_v2t.device)
+        local = self.vtc_head.positive_index(batch, sim_v2t.device)
         if true_match is None:
             true_match = torch.eye(
                 batch, dtype=torch.bool, device=sim_v2t.device)
-        return self.vtm_negatives(sim_v2t[:, local], sim_t2v[:, local],
-                                  true_match,
-                                  self.vtc_loss.clamped_temperature())
-
-    def vtm(self, fused_pos_cls: torch.Tensor, fused_neg_cls: torch.Tensor,
-            neg_valid: torch.Tensor,
-            neg_is_text: Sequence[bool]) -> Dict[str, torch.Tensor]:
-        """VTM loss and accuracy from the fusion [CLS] of the B positives
-        ``(B, D)`` and of the negatives ``(G * B, D)``: G groups of B, group
-        g's row i a negative of pair i. ``neg_valid`` ``(G * B,)`` bool,
-        ``False`` for a negative left out (no true negative to draw, a
-        reversed clip of a caption naming no direction, a caption with no
-        direction word to swap); ``neg_is_text``: G Python bools, the group
-        holds negative texts of the videos (else negative videos of the
-        texts).
-
-        ``loss_vtm`` is ALPRO's: matched or not, each pair on its own. With
-        ``vtm_rank_weight`` > 0, ``loss_vtm_rank`` also asks each caption's
-        match log-odds to beat those of its negative videos (a softmax
-        over the caption's list), and each clip's to beat its negative
-        captions: the order retrieval ranks by.
-        """
-        logits = self.vtm_head(torch.cat([fused_pos_cls,
-                                          fused_neg_cls])).float()
-        batch = fused_pos_cls.size(0)
-        positives = torch.ones(batch, dtype=torch.long, device=logits.device)
-        negatives = torch.where(neg_valid, 0, -100).long()
-        labels = torch.cat([positives, negatives])
-        chosen = labels != -100
-        correct = (logits.argmax(-1) == labels) & chosen
-        out = dict(
-            loss_vtm=F.cross_entropy(logits, labels, ignore_index=-100),
-            vtm_acc=correct.sum() / chosen.sum())
-        if self.vtm_rank_weight:
-            log_odds = logits[:, 1] - logits[:, 0]
-            pos, neg = log_odds[:batch], log_odds[batch:].view(-1, batch)
-            neg = neg.masked_fill(~neg_valid.view(-1, batch), -torch.inf)
-            rank_losses = []
-            for texts in (False, True):
-                groups = [g for g, t in enumerate(neg_is_text) if t == texts]
-                if groups:
-                    scores = torch.cat([pos.unsqueeze(0), neg[groups]])
-                    rank_losses.append(-scores.log_softmax(0)[0].mean())
-            out['loss_vtm_rank'] = self.vtm_rank_weight * torch.stack(
-                rank_losses).mean()
-        return out
+        return self.vtm_head.sample_negatives(
+            sim_v2t[:, local], sim_t2v[:, local], true_match,
+            self.vtc_head.clamped_temperature())
 
     def score_pairs(self,
                     video_tokens: torch.Tensor,
@@ -233,62 +180,23 @@ class AlproPretrainer(BaseVideoTextModel):
             video_tokens: ``(P, 1 + N, D)`` from :meth:`encode_video`.
             text_tokens: ``(P, L, D)`` from :meth:`encode_text`.
             text_mask: ``(P, L)``.
-            score: ``'vtm_prob'``, the probability of a match, or
-                ``'vtm_logit'``, the match logit.
+            score: ``'vtm_prob'`` or ``'vtm_logit'``
+                (:meth:`~alpro.models.heads.VTMHead.predict`).
 
         Returns:
             ``(P,)`` float32.
         """
         fused = self.fuse(video_tokens, text_tokens, text_mask)
-        logits = self.vtm_head(fused[:, 0]).float()
-        if score == 'vtm_prob':
-            return F.softmax(logits, dim=-1)[:, 1]
-        if score == 'vtm_logit':
-            return logits[:, 1]
-        raise ValueError(
-            f"score must be 'vtm_prob' or 'vtm_logit', got {score!r}")
+        return self.vtm_head.predict(fused[:, 0], score)
 
-    def mlm(self, fused_text: torch.Tensor,
-            labels: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """MLM loss and accuracy from the fusion outputs of the masked
-        captions' text part ``(B, L, D)``; ``labels`` ``(B, L)``, -100 where
-        nothing is predicted."""
-        logits = self.mlm_head(fused_text).float()
-        chosen = labels != -100
-        count = chosen.sum().clamp(min=1)
-        correct = (logits.argmax(-1) == labels) & chosen
-        # the mean over the predicted tokens; 0, not NaN, when a batch has
-        # none (the masking is random)
-        loss = F.cross_entropy(
-            logits.flatten(0, 1),
-            labels.flatten(),
-            ignore_index=-100,
-            reduction='sum') / count
-        return dict(loss_mlm=loss, mlm_acc=correct.sum() / count)
-
-    def pem_logits(self, fused: torch.Tensor, text_len: int,
-                   region: torch.Tensor) -> torch.Tensor:
-        """Entity logits ``(B, E)`` of each region: the fusion outputs of
-        the region's video patch tokens, mean-pooled."""
-        num_patches = region.size(1)
-        # fused = [text (L) ; video cls (1) ; patches (N)]
-        patches = fused[:, text_len + 1:text_len + 1 + num_patches]
-        weights = region.to(patches.dtype).unsqueeze(-1)
-        pooled = (patches * weights).sum(1) / weights.sum(1).clamp(min=1)
-        return self.pem_head(pooled)
-
-    def pem(self, inputs, fused) -> Dict[str, torch.Tensor]:
-        """PEM loss, the fraction of samples kept and the pseudo-label
-        entropy."""
+    def pem(self, inputs: Dict[str, torch.Tensor],
+            fused: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The PEM head's loss and logs from the positives' fusion outputs
+        ``(B, L + 1 + N, D)`` and the prompter's pseudo-labels."""
         probs, keep = self.prompter.pseudo_labels(inputs['pem_crop'],
                                                   inputs.get('is_image'))
-        logits = self.pem_logits(fused, inputs['text_mask'].size(1),
-                                 inputs['pem_region'])
-        entropy = -(probs * torch.log(probs.clamp(min=1e-12))).sum(-1)
-        return dict(
-            loss_pem=self.pem_loss(logits, probs, keep),
-            pem_kept=keep.float().mean(),
-            pem_entropy=entropy.mean())
+        return self.pem_head.loss(fused, inputs['text_mask'].size(1),
+                                  inputs['pem_region'], probs, keep)
 
     # -- the BaseModel interface --------------------------------------------
     def loss(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -298,31 +206,34 @@ class AlproPretrainer(BaseVideoTextModel):
         through the text layers in one batch, and every pair the tasks fuse
         (B positives for VTM and PEM, 2KB hard negatives, B reversed clips and
         B swapped captions with the order negatives, B masked captions)
-        goes through the fusion layers in one batch: the same arithmetic as
-        separate passes, a fraction of the kernel launches.
+        goes through the fusion layers in one batch (:class:`FusionBatch`):
+        the same arithmetic as separate passes, a fraction of the kernel
+        launches.
         """
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
         batch, length = text_ids.shape
-        mlm = 'mlm' in self.tasks
         order = self.order_negatives
         reverse = order is not None and order.reverse_clips
         swap = order is not None and order.swap_captions
         video_tokens, video_feat = self.encode_video(inputs['video'])
-        # the captions, their MLM-masked copies and their direction-swapped
-        # copies through the text layers in one batch (encode_text's first
-        # half; project_text, its second, for the captions that need it)
-        texts = [text_ids]
-        if mlm:
-            texts.append(inputs['mlm_text_ids'])
+        # the captions and their masked and swapped copies through the text
+        # layers in one batch (encode_text's first half; project_text, its
+        # second, for the captions)
+        texts = dict(captions=text_ids)
+        if 'mlm' in self.tasks:
+            texts['masked'] = inputs['mlm_text_ids']
         if swap:
-            swapped_ids, swapped_valid = order.swap(text_ids)
-            texts.append(swapped_ids)
-        text_all = self.text_encoder.encode_text(
-            torch.cat(texts), text_mask.repeat(len(texts), 1)).split(batch)
-        text_tokens, swapped_tokens = text_all[0], text_all[-1]
+            texts['swapped'], swapped_valid = order.swap(text_ids)
+        encoded = dict(
+            zip(
+                texts,
+                self.text_encoder.encode_text(
+                    torch.cat(list(texts.values())),
+                    text_mask.repeat(len(texts), 1)).split(batch)))
+        text_tokens = encoded['captions']
         text_feat = self.project_text(text_tokens)
-        sim_v2t, sim_t2v = self.vtc_loss.similarity(video_feat, text_feat)
-        out = dict(temperature=self.vtc_loss.temp.detach())
+        sim_v2t, sim_t2v = self.vtc_head(video_feat, text_feat)
+        out = dict(temperature=self.vtc_head.temp.detach())
         if reverse:
             # each clip's frames reversed: one more negative of its caption
             reversed_tokens, reversed_feat = self.encode_video(
@@ -337,57 +248,59 @@ class AlproPretrainer(BaseVideoTextModel):
                     sim_t2v,
                     video_feat,
                     text_feat,
-                    self.vtc_loss.clamped_temperature(),
+                    self.vtc_head.clamped_temperature(),
                     reversed_clips=(reversed_feat,
                                     reversed_valid) if reverse else None,
-                    swapped_captions=(self.project_text(swapped_tokens),
+                    swapped_captions=(self.project_text(encoded['swapped']),
                                       swapped_valid) if swap else None)
-            out['loss_vtc'] = self.vtc_loss.loss_from_similarity(v2t, t2v)
+            out.update(self.vtc_head.loss(v2t, t2v))
 
-        # (text, mask, video) of every pair to fuse, in one batch
+        pairs = FusionBatch()
         vtm = 'vtm' in self.tasks and batch > 1
-        pairs = []
         if vtm or 'pem' in self.tasks:
-            pairs.append((text_tokens, text_mask, video_tokens))
+            pairs.add('positives', text_tokens, text_mask, video_tokens)
+        # VTM's negative groups: name -> (valid, holds negative texts)
+        negatives = {}
         if vtm:
             neg_text, neg_video, has_text, has_video = self.draw_negatives(
                 sim_v2t, sim_t2v, self.true_matches(inputs))
             draws = neg_text.size(0) // batch
-            pairs.append((text_tokens.repeat(draws, 1, 1),
-                          text_mask.repeat(draws, 1), video_tokens[neg_video]))
-            pairs.append((text_tokens[neg_text], text_mask[neg_text],
-                          video_tokens.repeat(draws, 1, 1)))
-            neg_valid = [has_video, has_text]
-            neg_is_text = [False] * draws + [True] * draws
-            if order is not None and order.vtm:
-                if reverse:
-                    pairs.append((text_tokens, text_mask, reversed_tokens))
-                    neg_valid.append(reversed_valid)
-                    neg_is_text.append(False)
-                if swap:
-                    pairs.append((swapped_tokens, text_mask, video_tokens))
-                    neg_valid.append(swapped_valid)
-                    neg_is_text.append(True)
-        if mlm:
-            pairs.append((text_all[1], text_mask, video_tokens))
-        if pairs:
-            text, mask, video = (torch.cat(part) for part in zip(*pairs))
-            fused = list(self.fuse(video, text, mask).split(batch))
-        if vtm or 'pem' in self.tasks:
-            positives = fused.pop(0)
+            pairs.add('negative_videos', text_tokens.repeat(draws, 1, 1),
+                      text_mask.repeat(draws, 1), video_tokens[neg_video])
+            pairs.add('negative_texts', text_tokens[neg_text],
+                      text_mask[neg_text], video_tokens.repeat(draws, 1, 1))
+            negatives.update(
+                negative_videos=(has_video, False),
+                negative_texts=(has_text, True))
+            if order is not None and order.vtm and reverse:
+                pairs.add('reversed_clips', text_tokens, text_mask,
+                          reversed_tokens)
+                negatives['reversed_clips'] = (reversed_valid, False)
+            if order is not None and order.vtm and swap:
+                pairs.add('swapped_captions', encoded['swapped'], text_mask,
+                          video_tokens)
+                negatives['swapped_captions'] = (swapped_valid, True)
+        if 'mlm' in self.tasks:
+            pairs.add('masked', encoded['masked'], text_mask, video_tokens)
+        fused = pairs.fuse(self.fuse) if pairs else {}
         if vtm:
-            neg_valid = torch.cat(neg_valid)
-            negatives = torch.cat([
-                fused.pop(0)[:, 0] for _ in range(neg_valid.numel() // batch)
-            ])
+            neg_valid = torch.cat([valid for valid, _ in negatives.values()])
+            neg_is_text = [
+                is_text for name, (valid, is_text) in negatives.items()
+                for _ in range(valid.numel() // batch)
+            ]
             out.update(
-                self.vtm(positives[:, 0], negatives, neg_valid, neg_is_text))
+                self.vtm_head.loss(
+                    fused['positives'][:, 0],
+                    torch.cat([fused[name][:, 0] for name in negatives]),
+                    neg_valid, neg_is_text))
             out['vtm_negatives_left_out'] = 1 - neg_valid.float().mean()
-        if mlm:
+        if 'mlm' in self.tasks:
             out.update(
-                self.mlm(fused.pop(0)[:, :length], inputs['mlm_labels']))
+                self.mlm_head.loss(fused['masked'][:, :length],
+                                   inputs['mlm_labels']))
         if 'pem' in self.tasks:
-            out.update(self.pem(inputs, positives))
+            out.update(self.pem(inputs, fused['positives']))
         for task in TASKS:
             if f'loss_{task}' in out:
                 out[f'loss_{task}'] = out[f'loss_{task}'] * \
@@ -403,7 +316,7 @@ class AlproPretrainer(BaseVideoTextModel):
         ``'tensor'``: the two ``(B, embed_dim)`` contrastive features."""
         if mode == 'loss':
             if 'vtm' in self.tasks:
-                self.vtm_negatives.start_iteration()
+                self.vtm_head.negatives.start_iteration()
             return self.loss(inputs)
         return self.embedding_outputs(mode, inputs, data_samples)
 
@@ -421,6 +334,7 @@ class AlproPretrainer(BaseVideoTextModel):
         fused = self.fuse(video_tokens, text_tokens, inputs['text_mask'])
         probs, _ = self.prompter.pseudo_labels(inputs['pem_crop'],
                                                inputs.get('is_image'))
-        logits = self.pem_logits(fused, inputs['text_mask'].size(1),
-                                 inputs['pem_region'])
+        logits = self.pem_head.region_logits(fused,
+                                             inputs['text_mask'].size(1),
+                                             inputs['pem_region'])
         return probs, logits.float().softmax(-1)

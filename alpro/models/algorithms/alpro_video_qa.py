@@ -2,7 +2,6 @@
 from typing import Dict, List, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from alpro.registry import HEADS, MODELS
@@ -19,9 +18,8 @@ class AlproVideoQA(BaseVideoTextModel):
     The question and the clip go through the encoders and the fusion layers
     of BERT as in pre-training; a :class:`~alpro.models.heads.QAHead` scores
     the fusion [CLS] against the answers of the training set (ALPRO's
-    ``AlproForSequenceClassification``). Questions whose answer is not in
-    that vocabulary carry ``answer_label = -1``: they are left out of the
-    loss (and count as wrong in :class:`~alpro.evaluation.VideoQAMetric`).
+    ``AlproForSequenceClassification``), which owns the loss (questions
+    whose answer is not in that vocabulary left out) and the predictions.
 
     It has no contrastive space (no ``vision_proj`` / ``text_proj``): the
     ``embed`` of :meth:`encode_video` and :meth:`encode_text` is ``None``.
@@ -82,89 +80,20 @@ class AlproVideoQA(BaseVideoTextModel):
         text_tokens, _ = self.encode_text(inputs['text_ids'], text_mask)
         return self.fuse(video_tokens, text_tokens, text_mask)[:, 0]
 
-    def answer_labels(self, data_samples: List[VideoTextDataSample],
-                      device: torch.device) -> torch.Tensor:
-        """The ``(B,)`` long ``answer_label`` of the samples, -1 where the
-        answer is out of the vocabulary.
-
-        This is where the dataset's answer vocabulary meets the head: a
-        label the head has no output for (``>= num_answers``) is refused
-        here, on the host (the data samples' labels are CPU values), with
-        the sizes to fix; on the device it would be a bare index error.
-
-        Raises:
-            KeyError: a sample has no ``answer_label``.
-            ValueError: a label is ``>= num_answers`` or below -1.
-        """
-        labels = []
-        for sample in data_samples:
-            label = sample.get('answer_label')
-            if label is None:
-                raise KeyError(
-                    'AlproVideoQA: a training data sample has no '
-                    "'answer_label'; the QA dataset must pack the index of "
-                    'its answer in train_ans2label.json (-1 if absent)')
-            labels.append(torch.as_tensor(label).reshape(()))
-        labels = torch.stack(labels)
-        if labels.device.type == 'cpu':  # a check that costs no device sync
-            self.check_labels(labels)
-        return labels.to(device, torch.long, non_blocking=True)
-
-    def check_labels(self, labels: torch.Tensor) -> None:
-        """Refuse answer labels outside ``[-1, num_answers)``.
-
-        Args:
-            labels: ``(B,)`` CPU tensor of ``answer_label``.
-        """
-        wrong = labels[(labels >= self.num_answers) | (labels < -1)]
-        if wrong.numel():
-            raise ValueError(
-                f'AlproVideoQA: answer_label {int(wrong[0])} is outside '
-                f'[-1, {self.num_answers}), the QA head\'s answers '
-                f'(num_answers={self.num_answers}): the dataset\'s answer '
-                'vocabulary '
-                "(train_ans2label.json, its metainfo['ans2label']) is larger "
-                'than the head. Set model.num_answers to the size of that '
-                "vocabulary, len(dataset.metainfo['ans2label']).")
-
     def loss(
             self, inputs: Dict[str, torch.Tensor],
             data_samples: List[VideoTextDataSample]
     ) -> Dict[str, torch.Tensor]:
-        """Cross-entropy over the answers and the training accuracy.
-
-        Both are averaged over the labelled samples (``answer_label`` >= 0)
-        without a host synchronisation; a batch with none gives 0 loss.
-
-        Returns:
-            ``loss_qa`` and ``qa_acc`` (a fraction).
-        """
-        logits = self.qa_head(self.extract_feat(inputs)).float()
-        labels = self.answer_labels(data_samples, logits.device)
-        labelled = labels >= 0
-        count = labelled.sum().clamp(min=1)
-        loss = F.cross_entropy(
-            logits, labels, ignore_index=-1, reduction='sum') / count
-        correct = (logits.argmax(-1) == labels) & labelled
-        return dict(loss_qa=loss, qa_acc=correct.sum() / count)
+        """``loss_qa`` and ``qa_acc`` of the head (:meth:`QAHead.loss`)."""
+        return self.qa_head.loss(self.extract_feat(inputs), data_samples)
 
     def predict(
             self, inputs: Dict[str, torch.Tensor],
             data_samples: List[VideoTextDataSample]
     ) -> List[VideoTextDataSample]:
-        """Put ``pred_score`` ``(A,)`` (softmax) and ``pred_label`` (a long
-        scalar tensor) on each data sample."""
-        gold = [s.get('answer_label') for s in data_samples]
-        if gold and all(g is not None for g in gold):
-            # the same vocabulary check as in training, where labels exist
-            self.answer_labels(data_samples, torch.device('cpu'))
-        logits = self.qa_head(self.extract_feat(inputs)).float()
-        scores = logits.softmax(-1)
-        labels = scores.argmax(-1)
-        for sample, score, label in zip(data_samples, scores, labels):
-            sample.pred_score = score
-            sample.pred_label = label
-        return data_samples
+        """The data samples with ``pred_score`` ``(A,)`` and ``pred_label``
+        (:meth:`QAHead.predict`)."""
+        return self.qa_head.predict(self.extract_feat(inputs), data_samples)
 
     def forward(self,
                 inputs: Dict[str, torch.Tensor],

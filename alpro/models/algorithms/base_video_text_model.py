@@ -5,12 +5,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
 from alpro.models.backbones.contract import check_video_backbone
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
+from alpro.utils.checkpoint import rename_old_keys
 
 __all__ = ['BaseVideoTextModel', 'check_vocabulary']
 
@@ -102,6 +104,19 @@ class BaseVideoTextModel(BaseModel):
         if embed_dim is not None:
             self.vision_proj = nn.Linear(video_width, embed_dim)
             self.text_proj = nn.Linear(width, embed_dim)
+        self._register_load_state_dict_pre_hook(self._rename_old_keys)
+
+    @staticmethod
+    def _rename_old_keys(state_dict, prefix, *args) -> None:
+        """Load pre-hook: a checkpoint's keys under their earlier names
+        (:func:`~alpro.utils.checkpoint.rename_old_keys`) load, with a
+        note of how many were renamed."""
+        renamed = rename_old_keys(state_dict, prefix)
+        if renamed:
+            print_log(
+                f'renamed {renamed} checkpoint keys to their current names '
+                '(vtc_loss.* -> vtc_head.*)',
+                logger='current')
 
     # -- the interface ------------------------------------------------------
     def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:

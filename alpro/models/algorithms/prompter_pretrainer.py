@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 
-from alpro.registry import LOSSES, MODELS
+from alpro.registry import HEADS, MODELS
 from alpro.structures import VideoTextDataSample
 from .base_video_text_model import BaseVideoTextModel
 
@@ -33,7 +33,7 @@ class PrompterPretrainer(BaseVideoTextModel):
         text_encoder: a ``TEXT_ENCODERS`` config; the prompter fuses
             nothing (its video tokens stay at the backbone's width), so
             ``text_only=True`` saves the fusion layers.
-        vtc_loss: a ``LOSSES`` config.
+        vtc_head: a ``HEADS`` config (:class:`~alpro.models.heads.VTCHead`).
         embed_dim: width of the shared space (256 in ALPRO).
         order_negatives: ``None`` (off) or the arguments of
             :class:`~alpro.models.samplers.OrderNegatives` (its ``vtm`` is
@@ -45,7 +45,7 @@ class PrompterPretrainer(BaseVideoTextModel):
     def __init__(self,
                  backbone: dict,
                  text_encoder: dict,
-                 vtc_loss: dict = dict(type='VTCLoss'),
+                 vtc_head: dict = dict(type='VTCHead'),
                  embed_dim: int = 256,
                  order_negatives: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -53,7 +53,7 @@ class PrompterPretrainer(BaseVideoTextModel):
         # no fusion layers: the video tokens stay at the backbone's width
         encoders = (backbone, text_encoder, data_preprocessor, init_cfg)
         super().__init__(*encoders, embed_dim=embed_dim, fusion=False)
-        self.vtc_loss = LOSSES.build(vtc_loss)
+        self.vtc_head = HEADS.build(vtc_head)
         self.order_negatives = self.build_order_negatives(
             order_negatives, tasks=('vtc', ))
 
@@ -62,10 +62,11 @@ class PrompterPretrainer(BaseVideoTextModel):
         _, video_feat = self.encode_video(inputs['video'])
         text_ids, text_mask = inputs['text_ids'], inputs['text_mask']
         _, text_feat = self.encode_text(text_ids, text_mask)
-        out = dict(temperature=self.vtc_loss.temp.detach())
+        out = dict(temperature=self.vtc_head.temp.detach())
         order = self.order_negatives
         if order is None:
-            out['loss_vtc'] = self.vtc_loss(video_feat, text_feat)
+            out.update(
+                self.vtc_head.loss(*self.vtc_head(video_feat, text_feat)))
             return out
         reversed_clips = swapped_captions = None
         if order.reverse_clips:
@@ -77,13 +78,13 @@ class PrompterPretrainer(BaseVideoTextModel):
             swapped_captions = (self.encode_text(swapped_ids,
                                                  text_mask)[1], swapped_valid)
         sim_v2t, sim_t2v = order.vtc_logits(
-            *self.vtc_loss.similarity(video_feat, text_feat),
+            *self.vtc_head(video_feat, text_feat),
             video_feat,
             text_feat,
-            self.vtc_loss.clamped_temperature(),
+            self.vtc_head.clamped_temperature(),
             reversed_clips=reversed_clips,
             swapped_captions=swapped_captions)
-        out['loss_vtc'] = self.vtc_loss.loss_from_similarity(sim_v2t, sim_t2v)
+        out.update(self.vtc_head.loss(sim_v2t, sim_t2v))
         return out
 
     def forward(

@@ -1,6 +1,8 @@
-"""Masked language modeling (MLM) head: BERT's, from transformers."""
-from typing import Optional
+"""Masked language modeling (MLM) head: BERT's, from transformers, and
+its loss."""
+from typing import Dict, Optional
 
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 from transformers import BertConfig
@@ -100,3 +102,28 @@ class MLMHead(BaseModule):
             ``(B, L, V)`` (or ``(M, V)``) logits.
         """
         return self.predictions(hidden)
+
+    def loss(self, hidden: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """MLM loss and accuracy.
+
+        Args:
+            hidden: ``(B, L, D)`` fusion outputs of the masked captions'
+                text part.
+            labels: ``(B, L)`` the masked tokens' ids, -100 where nothing
+                is predicted.
+
+        Returns:
+            ``loss_mlm``, the mean cross-entropy over the predicted tokens
+            (0, not NaN, when a batch has none: the masking is random),
+            and ``mlm_acc``.
+        """
+        logits = self(hidden).float()
+        chosen = labels != -100
+        count = chosen.sum().clamp(min=1)
+        correct = (logits.argmax(-1) == labels) & chosen
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            labels.flatten(),
+            ignore_index=-100,
+            reduction='sum') / count
+        return dict(loss_mlm=loss, mlm_acc=correct.sum() / count)

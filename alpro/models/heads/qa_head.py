@@ -1,10 +1,13 @@
-"""Video question answering (QA) head."""
-from typing import Optional
+"""Video question answering (QA) head: answer classifier and its loss."""
+from typing import Dict, List, Optional
 
+import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from alpro.registry import HEADS
+from alpro.structures import VideoTextDataSample
 
 __all__ = ['QAHead']
 
@@ -20,6 +23,12 @@ class QAHead(BaseModule):
     ``Linear(D, 2D) - ReLU - Linear(2D, A)``, without a normalisation layer;
     this head follows it exactly, so that the layer names ``fc1`` / ``fc2``
     are its only difference.
+
+    Questions whose answer is not in the vocabulary carry
+    ``answer_label = -1``: :meth:`loss` leaves them out (and
+    :class:`~alpro.evaluation.VideoQAMetric` counts them as wrong). A label
+    the head has no output for is refused with the sizes to fix
+    (:meth:`answer_labels`).
 
     Args:
         in_dims: D, the width of the fusion encoder.
@@ -60,3 +69,79 @@ class QAHead(BaseModule):
             ``(B, A)`` answer logits.
         """
         return self.fc2(self.act(self.fc1(cls_feat)))
+
+    def answer_labels(self, data_samples: List[VideoTextDataSample],
+                      device: torch.device) -> Tensor:
+        """The ``(B,)`` long ``answer_label`` of the samples, -1 where the
+        answer is out of the vocabulary.
+
+        This is where the dataset's answer vocabulary meets the head: a
+        label the head has no output for (``>= num_answers``) is refused
+        here, on the host (the data samples' labels are CPU values), with
+        the sizes to fix; on the device it would be a bare index error.
+
+        Raises:
+            KeyError: a sample has no ``answer_label``.
+            ValueError: a label is ``>= num_answers`` or below -1.
+        """
+        labels = []
+        for sample in data_samples:
+            label = sample.get('answer_label')
+            if label is None:
+                raise KeyError(
+                    'QAHead: a training data sample has no '
+                    "'answer_label'; the QA dataset must pack the index of "
+                    'its answer in train_ans2label.json (-1 if absent)')
+            labels.append(torch.as_tensor(label).reshape(()))
+        labels = torch.stack(labels)
+        if labels.device.type == 'cpu':  # a check that costs no device sync
+            wrong = labels[(labels >= self.num_answers) | (labels < -1)]
+            if wrong.numel():
+                raise ValueError(
+                    f'QAHead: answer_label {int(wrong[0])} is outside '
+                    f'[-1, {self.num_answers}), the QA head\'s answers '
+                    f'(num_answers={self.num_answers}): the dataset\'s '
+                    'answer vocabulary (train_ans2label.json, its '
+                    "metainfo['ans2label']) is larger than the head. Set "
+                    'model.num_answers to the size of that vocabulary, '
+                    "len(dataset.metainfo['ans2label']).")
+        return labels.to(device, torch.long, non_blocking=True)
+
+    def loss(self, cls_feat: Tensor,
+             data_samples: List[VideoTextDataSample]) -> Dict[str, Tensor]:
+        """Cross-entropy over the answers and the training accuracy.
+
+        Both are averaged over the labelled samples (``answer_label`` >= 0)
+        without a host synchronisation; a batch with none gives 0 loss.
+
+        Args:
+            cls_feat: ``(B, D)`` the fusion [CLS] of each (clip, question).
+            data_samples: with ``answer_label``.
+
+        Returns:
+            ``loss_qa`` and ``qa_acc`` (a fraction).
+        """
+        logits = self(cls_feat).float()
+        labels = self.answer_labels(data_samples, logits.device)
+        labelled = labels >= 0
+        count = labelled.sum().clamp(min=1)
+        loss = F.cross_entropy(
+            logits, labels, ignore_index=-1, reduction='sum') / count
+        correct = (logits.argmax(-1) == labels) & labelled
+        return dict(loss_qa=loss, qa_acc=correct.sum() / count)
+
+    def predict(
+            self, cls_feat: Tensor, data_samples: List[VideoTextDataSample]
+    ) -> List[VideoTextDataSample]:
+        """Put ``pred_score`` ``(A,)`` (softmax) and ``pred_label`` (a long
+        scalar tensor) on each data sample; where every sample has an
+        ``answer_label``, it is checked as in :meth:`loss`."""
+        gold = [s.get('answer_label') for s in data_samples]
+        if gold and all(g is not None for g in gold):
+            self.answer_labels(data_samples, torch.device('cpu'))
+        scores = self(cls_feat).float().softmax(-1)
+        labels = scores.argmax(-1)
+        for sample, score, label in zip(data_samples, scores, labels):
+            sample.pred_score = score
+            sample.pred_label = label
+        return data_samples

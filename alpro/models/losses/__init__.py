@@ -1,5 +1,5 @@
-"""Registered losses (`alpro.registry.LOSSES`)."""
+"""Registered loss functions (`alpro.registry.LOSSES`); the heads own
+their tasks and build these."""
 from .soft_cross_entropy_loss import SoftCrossEntropyLoss
-from .vtc_loss import VTCLoss
 
-__all__ = ['VTCLoss', 'SoftCrossEntropyLoss']
+__all__ = ['SoftCrossEntropyLoss']

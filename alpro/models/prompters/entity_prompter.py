@@ -17,7 +17,7 @@ from torch import Tensor
 
 from alpro.registry import MODELS, PROMPTERS
 from alpro.utils.checkpoint import (load_checkpoint_safely,
-                                    load_state_dict_checked)
+                                    load_state_dict_checked, rename_old_keys)
 from alpro.utils.dtypes import resolve_dtype
 from ..algorithms.base_video_text_model import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
@@ -84,7 +84,7 @@ class EntityPrompter(BaseModule):
     checkpoint) and the prompter runs in bf16 on every device, autocast off:
     crops and prompts go through it in bf16, and only the scoring
     (similarities, temperature, softmax) is float32. The VTC temperature
-    (``prompter.vtc_loss``) stays float32: it is used by the scoring
+    (``prompter.vtc_head``) stays float32: it is used by the scoring
     only. :meth:`pseudo_labels` and :meth:`build_cache` follow the dtype the
     weights are stored in when they run, so casting the model later
     (``.float()``) is obeyed too.
@@ -109,7 +109,7 @@ class EntityPrompter(BaseModule):
             embeddings it scores; its ``data_preprocessor`` is dropped.
         checkpoint: the stage-1 MMEngine checkpoint (its ``state_dict``
             holds the prompter's keys: ``backbone.*``, ``text_encoder.*``,
-            ``vision_proj.*``, ``text_proj.*``, ``vtc_loss.temp``).
+            ``vision_proj.*``, ``text_proj.*``, ``vtc_head.temp``).
             ``None`` keeps a random prompter: for tests and benchmarks only.
         entity_file: the entity vocabulary, one entity per line (its first
             token), most frequent first
@@ -339,7 +339,7 @@ class EntityPrompter(BaseModule):
         # child by child: a round trip of the temperature through bf16
         # would round it (0.07 -> 0.0698)
         for name, child in self.prompter.named_children():
-            if name != 'vtc_loss':
+            if name != 'vtc_head':
                 child.to(dtype)
         self.prompter._apply(
             lambda t: t.to(dtype) if t.is_floating_point() else t,
@@ -347,10 +347,10 @@ class EntityPrompter(BaseModule):
 
     def compute_dtype(self) -> torch.dtype:
         """The dtype the prompter's weights are stored in now (that of its
-        first floating parameter outside ``vtc_loss``): float32 (run under
+        first floating parameter outside ``vtc_head``): float32 (run under
         autocast on CUDA) or e.g. bf16 (run in bf16, autocast off)."""
         for name, param in self.prompter.named_parameters():
-            if param.is_floating_point() and not name.startswith('vtc_loss.'):
+            if param.is_floating_point() and not name.startswith('vtc_head.'):
                 return param.dtype
         return torch.float32
 
@@ -386,6 +386,7 @@ class EntityPrompter(BaseModule):
         if state and all(k.startswith('module.') for k in state):
             # a state dict saved from inside a DDP wrapper
             state = {k[len('module.'):]: v for k, v in state.items()}
+        rename_old_keys(state)
         expected = self.prompter.state_dict()
         missing = [k for k in expected if k not in state]
         if missing:
@@ -536,15 +537,15 @@ class EntityPrompter(BaseModule):
     # ------------------------------------------------------- pseudo-labels
     def current_temperature(self) -> Union[float, Tensor]:
         """``temperature`` if given, else the prompter's VTC temperature,
-        clamped to the bounds ``VTCLoss`` keeps it in (out of place: the
+        clamped to the bounds ``VTCHead`` keeps it in (out of place: the
         prompter is frozen)."""
         if self.temperature is not None:
             return self.temperature
-        vtc = getattr(self.prompter, 'vtc_loss', None)
+        vtc = getattr(self.prompter, 'vtc_head', None)
         temp = getattr(vtc, 'temp', None)
         if temp is None:
             raise AttributeError(
-                'EntityPrompter: the prompter has no vtc_loss.temp; give '
+                'EntityPrompter: the prompter has no vtc_head.temp; give '
                 'temperature= explicitly')
         return temp.detach().float().clamp(
             getattr(vtc, 'min_temperature', 0.001),

@@ -24,5 +24,5 @@ model = dict(
         pretrained=bert_dir,
         fusion_layer=6,
         text_only=True),
-    vtc_loss=dict(type='VTCLoss', temperature=0.07),
+    vtc_head=dict(type='VTCHead', temperature=0.07),
     embed_dim=256)

@@ -8,5 +8,5 @@ _base_ = ['./demo_alpro.py']
 model = dict(
     type='PrompterPretrainer',
     text_encoder=dict(config=dict(num_hidden_layers=2), text_only=True),
-    vtc_loss=dict(type='VTCLoss', temperature=0.07),
+    vtc_head=dict(type='VTCHead', temperature=0.07),
     embed_dim=64)

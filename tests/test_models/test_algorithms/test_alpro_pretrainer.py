@@ -84,10 +84,11 @@ def test_mlm_loss_is_the_mean_over_predicted_tokens(tokenizer_dir, stage_one):
     logits = model.mlm_head(fused).float()
     expected = (F.cross_entropy(logits[0, 1], torch.tensor(7)) +
                 F.cross_entropy(logits[1, 3], torch.tensor(9))) / 2
-    torch.testing.assert_close(model.mlm(fused, labels)['loss_mlm'], expected)
+    torch.testing.assert_close(
+        model.mlm_head.loss(fused, labels)['loss_mlm'], expected)
     # a batch where the random masking chose nothing: 0, not NaN
     fused.requires_grad_()
-    out = model.mlm(fused, torch.full((2, 5), -100))
+    out = model.mlm_head.loss(fused, torch.full((2, 5), -100))
     assert out['loss_mlm'].item() == 0 and out['mlm_acc'].item() == 0
     out['loss_mlm'].backward()
     assert torch.isfinite(fused.grad).all()
@@ -139,7 +140,7 @@ def test_hard_negatives_never_the_positive(tokenizer_dir, stage_one,
     # negatives are local indices and never the positive
     offset = torch.arange(size, 2 * size)
     monkeypatch.setattr(
-        model.vtc_loss, 'positive_index', lambda batch, device=None: offset)
+        model.vtc_head, 'positive_index', lambda batch, device=None: offset)
     wide = torch.randn(size, 2 * size)
     wide[:, :size] += 100  # the other rank's columns must not be used
     wide[torch.arange(size), offset] += 50
@@ -242,9 +243,10 @@ def test_one_fusion_batch_equals_separate_passes(tokenizer_dir, stage_one,
         masked = encoder.encode_text(inputs['mlm_text_ids'], mask)
         fused_mlm = encoder.fuse(masked, mask, video)[:, :mask.size(1)]
         reference = dict(
-            **model.vtm(positives[:, 0], negatives[:, 0], has.repeat(2),
-                        [False] * draws + [True] * draws),
-            **model.mlm(fused_mlm, inputs['mlm_labels']),
+            **model.vtm_head.loss(positives[:, 0], negatives[:, 0],
+                                  has.repeat(2),
+                                  [False] * draws + [True] * draws),
+            **model.mlm_head.loss(fused_mlm, inputs['mlm_labels']),
             **model.pem(inputs, positives))
     for key, value in reference.items():
         torch.testing.assert_close(
@@ -277,7 +279,9 @@ def test_vtm_separates_matched_pairs(tokenizer_dir, stage_one):
         tokenizer_dir,
         stage_one,
         tasks=('vtc', 'vtm'),
-        vtm_negatives=dict(type='VTMNegativeSampler', policy='random'))
+        vtm_head=dict(
+            type='VTMHead',
+            negatives=dict(type='VTMNegativeSampler', policy='random')))
     wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
     data = batch(size=4)  # four distinct captions, four videos
     inputs = model.data_preprocessor(data, True)['inputs']
@@ -297,7 +301,10 @@ def test_vtm_rank_loss_is_a_softmax_over_each_list(tokenizer_dir, stage_one):
     clip's against its negative captions'; a left-out negative is not in
     its list."""
     model = build(
-        tokenizer_dir, stage_one, tasks=('vtc', 'vtm'), vtm_rank_weight=0.5)
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        vtm_head=dict(type='VTMHead', rank_weight=0.5))
     torch.manual_seed(0)
     width = model.text_encoder.hidden_size
     pos, neg = torch.randn(3, width), torch.randn(9, width)
@@ -305,7 +312,7 @@ def test_vtm_rank_loss_is_a_softmax_over_each_list(tokenizer_dir, stage_one):
     valid = torch.ones(9, dtype=torch.bool)
     valid[7] = False  # the third group's second row
     is_text = [False, True, False]
-    out = model.vtm(pos, neg, valid, is_text)
+    out = model.vtm_head.loss(pos, neg, valid, is_text)
     odds = model.vtm_head(torch.cat([pos, neg])).float()
     odds = odds[:, 1] - odds[:, 0]
     pos_odds, neg_odds = odds[:3], odds[3:].view(3, 3)
@@ -324,9 +331,12 @@ def test_vtm_rank_loss_is_a_softmax_over_each_list(tokenizer_dir, stage_one):
     torch.testing.assert_close(out['loss_vtm_rank'], expected)
     # off by default (ALPRO): no such loss
     plain = build(tokenizer_dir, stage_one, tasks=('vtc', 'vtm'))
-    assert 'loss_vtm_rank' not in plain.vtm(pos, neg, valid, is_text)
-    with pytest.raises(ValueError, match='vtm_rank_weight'):
-        build(tokenizer_dir, stage_one, vtm_rank_weight=-1)
+    assert 'loss_vtm_rank' not in plain.vtm_head.loss(pos, neg, valid, is_text)
+    with pytest.raises(ValueError, match='rank_weight must be >= 0'):
+        build(
+            tokenizer_dir,
+            stage_one,
+            vtm_head=dict(type='VTMHead', rank_weight=-1))
 
 
 def test_vtm_rank_loss_alone_ranks_each_caption_s_video_first(
@@ -340,9 +350,11 @@ def test_vtm_rank_loss_alone_ranks_each_caption_s_video_first(
         stage_one,
         tasks=('vtc', 'vtm'),
         loss_weights=dict(vtm=0.0),
-        vtm_rank_weight=1.0,
-        vtm_negatives=dict(
-            type='VTMNegativeSampler', policy='random', num_negatives=3))
+        vtm_head=dict(
+            type='VTMHead',
+            rank_weight=1.0,
+            negatives=dict(
+                type='VTMNegativeSampler', policy='random', num_negatives=3)))
     wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
     data = batch(size=4)
     inputs = model.data_preprocessor(data, True)['inputs']
@@ -383,7 +395,9 @@ def test_order_negatives_teach_the_direction_of_time(tokenizer_dir, stage_one):
         tokenizer_dir,
         stage_one,
         tasks=('vtc', 'vtm'),
-        vtm_negatives=dict(type='VTMNegativeSampler', policy='random'),
+        vtm_head=dict(
+            type='VTMHead',
+            negatives=dict(type='VTMNegativeSampler', policy='random')),
         order_negatives=dict())
     wrapper = DecayGroupsOptimWrapperConstructor(
         dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01)),
@@ -459,12 +473,14 @@ def test_the_loss_follows_the_runner_iteration_for_the_warm_up(
         tokenizer_dir,
         stage_one,
         tasks=('vtc', 'vtm'),
-        vtm_negatives=dict(type='VTMNegativeSampler', random_iters=3))
+        vtm_head=dict(
+            type='VTMHead',
+            negatives=dict(type='VTMNegativeSampler', random_iters=3)))
     hub = MessageHub.get_instance(f'{request.node.name}-{id(request)}')
     data = model.data_preprocessor(batch(size=4), True)
     at_random = []
     for iteration in (0, 2, 3, 10):
         hub.update_info('iter', iteration)
         model(**data, mode='loss')
-        at_random.append(model.vtm_negatives.at_random)
+        at_random.append(model.vtm_head.negatives.at_random)
     assert at_random == [True, True, False, False]

@@ -137,7 +137,7 @@ def test_loads_encoders_from_a_pretrainer_state_dict(tokenizer_dir):
     assert all(key.startswith('qa_head.') for key in missing), missing
     assert missing
     assert all(
-        key.split('.')[0] in ('vision_proj', 'text_proj', 'vtc_loss',
+        key.split('.')[0] in ('vision_proj', 'text_proj', 'vtc_head',
                               'vtm_head', 'mlm_head') for key in unexpected)
     for name in ('backbone', 'text_encoder', 'video_to_text'):
         ours = getattr(model, name).state_dict()

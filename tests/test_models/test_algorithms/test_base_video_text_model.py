@@ -96,7 +96,7 @@ def test_the_projections_keep_their_state_dict_keys(tokenizer_dir):
     assert top['pretrainer'] == top['retrieval']
     assert top['qa'] - encoders == {'video_to_text', 'qa_head'}
     assert top['prompter'] - encoders == {
-        'vision_proj', 'text_proj', 'vtc_loss'
+        'vision_proj', 'text_proj', 'vtc_head'
     }
 
 
@@ -162,3 +162,29 @@ def test_zero_shot_embeddings_are_those_of_the_interface(tokenizer_dir):
     torch.testing.assert_close(
         torch.stack([s.text_embed for s in samples]), text)
     assert F.cosine_similarity(video, text).abs().max() <= 1
+
+
+def test_a_checkpoint_with_the_old_vtc_key_loads(tokenizer_dir, tmp_path):
+    """``vtc_loss.temp`` (the VTC temperature's key before the heads owned
+    their losses) loads into ``vtc_head.temp``, through the safe loader
+    and through MMEngine's ``load_checkpoint``; nothing is missing."""
+    from mmengine.runner import load_checkpoint
+
+    from alpro.utils import load_state_dict_checked
+    source = models(tokenizer_dir)['prompter']
+    with torch.no_grad():
+        source.vtc_head.temp.fill_(0.123)
+    old = {
+        k.replace('vtc_head.', 'vtc_loss.'): v
+        for k, v in source.state_dict().items()
+    }
+    assert 'vtc_loss.temp' in old and 'vtc_head.temp' not in old
+    target = models(tokenizer_dir)['prompter']
+    missing, unexpected = load_state_dict_checked(target, old)
+    assert (missing, unexpected) == ([], [])
+    assert float(target.vtc_head.temp) == pytest.approx(0.123)
+    path = tmp_path / 'old.pth'
+    torch.save(dict(state_dict=old), path)
+    target = models(tokenizer_dir)['prompter']
+    load_checkpoint(target, str(path), strict=True)
+    assert float(target.vtc_head.temp) == pytest.approx(0.123)

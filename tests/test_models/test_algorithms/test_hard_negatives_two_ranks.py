@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from alpro.models.algorithms import AlproPretrainer
-from alpro.models.losses import VTCLoss
-from alpro.models.samplers import VTMNegativeSampler
+from alpro.models.heads import VTCHead, VTMHead
 from tests.tool_runs import run_gloo_workers
 
 pytestmark = pytest.mark.slow
@@ -43,11 +42,10 @@ def worker(rank: int, out_dir: str) -> None:
     """One gloo rank (``run_gloo_workers``)."""
     torch.manual_seed(rank)
     # what the model's draw uses
-    model = SimpleNamespace(
-        vtc_loss=VTCLoss(), vtm_negatives=VTMNegativeSampler())
+    model = SimpleNamespace(vtc_head=VTCHead(), vtm_head=VTMHead(in_dims=8))
     video, text = features(rank)
     with torch.no_grad():
-        sim_v2t, sim_t2v = model.vtc_loss.similarity(video, text)
+        sim_v2t, sim_t2v = model.vtc_head(video, text)
         draws = [
             AlproPretrainer.draw_negatives(model, sim_v2t, sim_t2v)[:2]
             for _ in range(DRAWS)

@@ -1,10 +1,12 @@
 """PrompterPretrainer (ALPRO stage 1) at toy size."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
-from alpro.registry import MODELS
+from alpro.models.heads import VTCHead
+from alpro.registry import HEADS, MODELS
 from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
                                    tiny_preprocessor, tiny_text_encoder)
 
@@ -29,6 +31,7 @@ BACKBONES = {
 def build(tokenizer_dir,
           backbone='TimeSformer',
           order_negatives=None,
+          vtc_head=dict(type='VTCHead'),
           **kwargs):
     return MODELS.build(
         dict(
@@ -41,6 +44,7 @@ def build(tokenizer_dir,
             text_encoder=tiny_text_encoder(
                 num_layers=2, text_only=True, **kwargs),
             embed_dim=16,
+            vtc_head=vtc_head,
             order_negatives=order_negatives))
 
 
@@ -132,3 +136,26 @@ def test_order_negatives_add_one_logit_per_negative(tokenizer_dir):
         model.order_negatives = None
         plain = model.loss(inputs)['loss_vtc']
     torch.testing.assert_close(loss, plain)
+
+
+@HEADS.register_module(force=True)
+class VideoToTextOnlyVTCHead(VTCHead):
+    """A VTC head with its own loss: the video-to-text direction only."""
+
+    def loss(self, sim_v2t, sim_t2v):
+        target = self.positive_index(sim_v2t.size(0), sim_v2t.device)
+        return dict(loss_vtc=F.cross_entropy(sim_v2t, target))
+
+
+def test_the_vtc_head_is_swapped_by_config(tokenizer_dir):
+    """The algorithm takes its loss from the head the config names."""
+    torch.manual_seed(0)
+    model = build(tokenizer_dir, vtc_head=dict(type='VideoToTextOnlyVTCHead'))
+    assert isinstance(model.vtc_head, VideoToTextOnlyVTCHead)
+    inputs = model.data_preprocessor(batch(), True)['inputs']
+    out = model.loss(inputs)
+    _, video = model.encode_video(inputs['video'])
+    _, text = model.encode_text(inputs['text_ids'], inputs['text_mask'])
+    sim_v2t, _ = model.vtc_head(video, text)
+    expected = F.cross_entropy(sim_v2t, torch.arange(sim_v2t.size(0)))
+    torch.testing.assert_close(out['loss_vtc'], expected)

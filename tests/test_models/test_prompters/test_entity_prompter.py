@@ -94,14 +94,14 @@ def test_checkpoint_lacking_keys_is_refused_by_name(tmp_path, tokenizer_dir,
     path, state = stage1
     state = dict(state)
     del state['text_proj.weight']
-    del state['vtc_loss.temp']
+    del state['vtc_head.temp']
     broken = tmp_path / 'broken.pth'
     torch.save({'state_dict': state, 'meta': {}}, broken)
     prompter = build_entity_prompter(tokenizer_dir, entity_file, broken)
     with pytest.raises(KeyError) as error:
         prompter.init_weights()
     message = str(error.value)
-    assert 'text_proj.weight' in message and 'vtc_loss.temp' in message
+    assert 'text_proj.weight' in message and 'vtc_head.temp' in message
     assert str(broken.name) in message
 
 
@@ -305,8 +305,8 @@ def test_learned_temperature_is_the_prompters_clamped(tokenizer_dir,
     prompter.video_entity_embeds = torch.eye(EMBED_DIM)[:6]
     prompter.image_entity_embeds = torch.eye(EMBED_DIM)[6:12]
     with torch.no_grad():
-        # above VTCLoss's upper bound 0.5: used as 0.5
-        prompter.prompter.vtc_loss.temp.fill_(0.9)
+        # above VTCHead's upper bound 0.5: used as 0.5
+        prompter.prompter.vtc_head.temp.fill_(0.9)
     crops = torch.eye(EMBED_DIM)[:1]
     with mock.patch.object(
             prompter.prompter, 'encode_video', return_value=(None, crops)):
@@ -314,7 +314,7 @@ def test_learned_temperature_is_the_prompters_clamped(tokenizer_dir,
     torch.testing.assert_close(probs[0],
                                torch.tensor(softmax([2.0, 0, 0, 0, 0, 0])))
     # the frozen parameter itself is left alone
-    assert float(prompter.prompter.vtc_loss.temp) == pytest.approx(0.9)
+    assert float(prompter.prompter.vtc_head.temp) == pytest.approx(0.9)
 
 
 def test_pseudo_labels_of_real_crops(tokenizer_dir, entity_file, stage1):
@@ -362,7 +362,7 @@ def assert_stored_in_bf16(prompter: EntityPrompter) -> None:
     for name, value in prompter.prompter.state_dict().items():
         if value.is_floating_point():
             expected = (
-                torch.float32 if name == 'vtc_loss.temp' else torch.bfloat16)
+                torch.float32 if name == 'vtc_head.temp' else torch.bfloat16)
             assert value.dtype == expected, name
     assert not any(p.requires_grad for p in prompter.parameters())
     assert prompter.compute_dtype() == torch.bfloat16
@@ -389,9 +389,9 @@ def test_bf16_weights_are_stored_frozen_and_kept(tokenizer_dir, entity_file,
     assert_stored_in_bf16(prompter)
     own = prompter.prompter.state_dict()
     for name, value in state.items():
-        if name != 'vtc_loss.temp':
+        if name != 'vtc_head.temp':
             assert torch.equal(own[name], value.to(own[name].dtype)), name
-    assert torch.equal(own['vtc_loss.temp'], state['vtc_loss.temp'])
+    assert torch.equal(own['vtc_head.temp'], state['vtc_head.temp'])
 
     algorithm.to('cpu')
     algorithm.train()

@@ -1,80 +1,26 @@
-"""Video-text contrastive loss (VTC), with negatives from every rank."""
-from typing import Callable, Optional, Tuple
+"""Video-text contrastive (VTC) head, with negatives from every rank."""
+from typing import Dict, Optional, Tuple
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from mmengine.dist import get_rank, get_world_size, is_distributed
+from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from alpro.registry import LOSSES
+from alpro.registry import HEADS
+from alpro.utils.distributed import all_gather_with_grad
 
-__all__ = ['VTCLoss', 'all_gather_with_grad']
-
-# newest first: the autograd all-gathers of ``_functional_collectives``
-AUTOGRAD_GATHER_NAMES = ('all_gather_single_autograd',
-                         'all_gather_tensor_autograd')
+__all__ = ['VTCHead']
 
 
-def _functional_all_gather() -> Optional[Callable]:
-    """The autograd all-gather of ``_functional_collectives``, if any.
-
-    ``all_gather_single_autograd`` (torch 2.14; ``all_gather_tensor_autograd``
-    is its deprecated name there, a FutureWarning at each call) or
-    ``all_gather_tensor_autograd`` (earlier releases, torch 2.11 among
-    them): backward is a reduce-scatter with sum, it works with gloo (tested
-    with two gloo ranks) and TorchDynamo traces it. The older
-    ``torch.distributed.nn.functional.all_gather`` does not trace in
-    torch 2.11 (``setattr`` on its backward's context breaks a compiled
-    loss under DDP).
-    """
-    try:
-        from torch.distributed import _functional_collectives as collectives
-    except ImportError:
-        return None
-    for name in AUTOGRAD_GATHER_NAMES:
-        if hasattr(collectives, name):
-            return getattr(collectives, name)
-    return None
-
-
-_AUTOGRAD_ALL_GATHER = _functional_all_gather()
-
-
-def all_gather_with_grad(tensor: Tensor) -> Tensor:
-    """Concatenate ``tensor`` from every rank, differentiably.
-
-    The backward pass sends each rank's gradient of its gathered copy back
-    to the rank that owns the slice and sums them there, so that the local
-    slice receives the gradient of every rank's loss. MMEngine's
-    ``all_gather`` has no autograd and would cut it.
-
-    Every rank must pass the same shape: gloo aborts the process
-    (``gloo::EnforceNotMet``) on a size mismatch and NCCL may hang.
-
-    Args:
-        tensor: ``(B, ...)``, the same shape on every rank.
-
-    Returns:
-        ``(W * B, ...)``: rank ``r``'s tensor at rows ``[r * B, (r + 1) * B)``
-        of the default process group, ``W`` its world size.
-    """
-    if _AUTOGRAD_ALL_GATHER is not None:
-        return _AUTOGRAD_ALL_GATHER(tensor.contiguous(), 0, dist.group.WORLD)
-    # older torch: the autograd all-gather of that era, not deprecated
-    # there; off NCCL its backward emulates reduce-scatter with
-    # all-to-all, so it works with gloo too
-    import torch.distributed.nn.functional as dist_nn
-    return torch.cat(dist_nn.all_gather(tensor), dim=0)
-
-
-@LOSSES.register_module()
-class VTCLoss(nn.Module):
+@HEADS.register_module()
+class VTCHead(BaseModule):
     """Symmetric InfoNCE between video and text embeddings (ALPRO's VTC).
 
     ``loss = (CE(v2t logits, positives) + CE(t2v logits, positives)) / 2``
     with logits ``cosine similarity / temp`` and a learnable temperature
-    ``temp``.
+    ``temp``. :meth:`forward` gives the logits (a VTM negative sampler
+    reuses them), :meth:`loss` the loss of logits.
 
     Temperature: ``temp`` is clamped IN PLACE to
     ``[min_temperature, max_temperature]`` at each forward (under
@@ -85,14 +31,12 @@ class VTCLoss(nn.Module):
     Distributed: with ``gather=True`` and a world size ``W > 1``, each rank
     scores its ``B`` videos against the texts of ALL ranks and its ``B``
     texts against the videos of all ranks (logits ``(B, W * B)``); features
-    are gathered with autograd (:func:`all_gather_with_grad`), so the
-    gradient of every rank's loss reaches the rank that owns the features.
-    Rank ``r``'s positives sit at columns ``r * B + arange(B)``, ``r`` being
-    the GLOBAL rank. (The released ALPRO code used Horovod's ``local_rank``,
-    the rank within a node: on several nodes every rank outside the first
-    node points its positives at another rank's features.) Averaging the
-    ranks' losses (and DDP averaging their parameter gradients) gives the
-    loss and gradients of one process on the concatenated batch.
+    are gathered with autograd (:func:`~alpro.utils.all_gather_with_grad`),
+    so the gradient of every rank's loss reaches the rank that owns the
+    features. Rank ``r``'s positives sit at columns ``r * B + arange(B)``,
+    ``r`` being the GLOBAL rank. Averaging the ranks' losses (and DDP
+    averaging their parameter gradients) gives the loss and gradients of
+    one process on the concatenated batch.
 
     Every rank must have the same batch size ``B``; this is not checked,
     because knowing the other ranks' sizes takes a collective whose result
@@ -109,17 +53,20 @@ class VTCLoss(nn.Module):
         max_temperature: the upper clamp of the temperature.
         gather: gather the features of all ranks as negatives when the
             process group has several ranks.
+        init_cfg: MMEngine initialisation config (the temperature is set by
+            ``temperature``).
     """
 
     def __init__(self,
                  temperature: float = 0.07,
                  min_temperature: float = 0.001,
                  max_temperature: float = 0.5,
-                 gather: bool = True) -> None:
-        super().__init__()
+                 gather: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
         if not 0 < min_temperature <= max_temperature:
             raise ValueError(
-                'VTCLoss: need 0 < min_temperature <= max_temperature, got '
+                'VTCHead: need 0 < min_temperature <= max_temperature, got '
                 f'min_temperature={min_temperature}, '
                 f'max_temperature={max_temperature}')
         self.min_temperature = float(min_temperature)
@@ -165,16 +112,13 @@ class VTCLoss(nn.Module):
         # parameter's version) would otherwise break the first graph.
         return self.temp.clone()
 
-    def similarity(self, video_feat: Tensor,
-                   text_feat: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, video_feat: Tensor,
+                text_feat: Tensor) -> Tuple[Tensor, Tensor]:
         """The temperature-scaled local-vs-global similarity matrices.
 
-        A VTM hard-negative sampler can reuse them (softmax over a row,
-        positive at :meth:`positive_index` excluded) with
-        :meth:`loss_from_similarity`, instead of computing them twice.
-
         Args:
-            video_feat: ``(B, D)`` L2-normalised video embeddings.
+            video_feat: ``(B, D)`` L2-normalised video embeddings; row ``i``
+                matches row ``i`` of ``text_feat``.
             text_feat: ``(B, D)`` L2-normalised text embeddings.
 
         Returns:
@@ -185,7 +129,7 @@ class VTCLoss(nn.Module):
         """
         if video_feat.shape != text_feat.shape or video_feat.dim() != 2:
             raise ValueError(
-                'VTCLoss: video_feat and text_feat must both be (B, D), got '
+                'VTCHead: video_feat and text_feat must both be (B, D), got '
                 f'{tuple(video_feat.shape)} and {tuple(text_feat.shape)}')
         temp = self.clamped_temperature()
         if self.world_size > 1:
@@ -203,30 +147,19 @@ class VTCLoss(nn.Module):
             sim_t2v = text_feat.to(dtype) @ all_video.to(dtype).t()
         return sim_v2t / temp, sim_t2v / temp
 
-    def loss_from_similarity(self, sim_v2t: Tensor, sim_t2v: Tensor) -> Tensor:
-        """The symmetric InfoNCE of :meth:`similarity`'s logits.
+    def loss(self, sim_v2t: Tensor, sim_t2v: Tensor) -> Dict[str, Tensor]:
+        """The symmetric InfoNCE of :meth:`forward`'s logits (or of logits
+        with more columns after them, e.g. order negatives).
 
         Args:
-            sim_v2t: ``(B, W * B)`` video-to-text logits.
-            sim_t2v: ``(B, W * B)`` text-to-video logits.
+            sim_v2t: ``(B, W * B + ...)`` video-to-text logits.
+            sim_t2v: ``(B, W * B + ...)`` text-to-video logits.
 
         Returns:
-            ``()``: the mean of the two directions' cross-entropies.
+            ``loss_vtc`` ``()``: the mean of the two directions'
+            cross-entropies.
         """
         target = self.positive_index(sim_v2t.size(0), sim_v2t.device)
-        return (F.cross_entropy(sim_v2t, target) +
-                F.cross_entropy(sim_t2v, target)) / 2
-
-    def forward(self, video_feat: Tensor, text_feat: Tensor) -> Tensor:
-        """Compute the VTC loss of a batch of matching pairs.
-
-        Args:
-            video_feat: ``(B, D)`` video embeddings, already L2-normalised;
-                row ``i`` matches row ``i`` of ``text_feat``.
-            text_feat: ``(B, D)`` text embeddings, already L2-normalised.
-
-        Returns:
-            ``()``: the loss.
-        """
-        return self.loss_from_similarity(
-            *self.similarity(video_feat, text_feat))
+        return dict(
+            loss_vtc=(F.cross_entropy(sim_v2t, target) +
+                      F.cross_entropy(sim_t2v, target)) / 2)

@@ -1,4 +1,4 @@
-"""VTCLoss: the value by hand, the temperature, and two ranks equal one."""
+"""VTCHead: the loss by hand, the temperature, and two ranks equal one."""
 import math
 import warnings
 from pathlib import Path
@@ -9,9 +9,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.distributed import _functional_collectives as collectives
 
-from alpro.models.losses import VTCLoss
-from alpro.models.losses import vtc_loss as vtc_module
-from alpro.registry import LOSSES
+from alpro.models.heads import VTCHead
+from alpro.registry import HEADS
+from alpro.utils import distributed as gather_module
 from tests.tool_runs import run_gloo_workers
 
 WORLD_SIZE, LOCAL_BATCH, DIM = 2, 3, 8
@@ -39,6 +39,11 @@ def hand_loss(video, text, temp):
     return (cross_entropy(sim) + cross_entropy(sim_t)) / 2
 
 
+def vtc_loss(head, video, text):
+    """The head's VTC loss of matching (B, D) features."""
+    return head.loss(*head(video, text))['loss_vtc']
+
+
 def tiny_pairs():
     video = F.normalize(
         torch.tensor([[1.0, 0.0, 0.5], [0.2, 1.0, 0.0], [0.0, 0.3, 1.0]],
@@ -53,38 +58,37 @@ def tiny_pairs():
 
 def test_value_matches_hand_computation():
     video, text = tiny_pairs()
-    loss_fn = VTCLoss().double()
+    head = VTCHead().double()
     # 0.07 as the float32 parameter holds it
-    temp = loss_fn.temp.item()
+    temp = head.temp.item()
     assert temp == pytest.approx(0.07)
-    loss = loss_fn(video, text)
+    loss = vtc_loss(head, video, text)
     assert loss.shape == ()
     assert loss.item() == pytest.approx(
         hand_loss(video, text, temp), rel=1e-12)
     assert loss.item() > 0.05  # confusable pairs: not a vanishing loss
     # symmetric: swapping the modalities swaps the two directions
-    assert loss_fn(text, video).item() == pytest.approx(loss.item(), 1e-12)
+    assert vtc_loss(head, text,
+                    video).item() == pytest.approx(loss.item(), 1e-12)
 
 
-def test_similarity_is_what_forward_uses():
+def test_forward_gives_the_scaled_similarities():
     video, text = tiny_pairs()
-    loss_fn = VTCLoss(temperature=0.1).double()
-    sim_v2t, sim_t2v = loss_fn.similarity(video, text)
+    head = VTCHead(temperature=0.1).double()
+    sim_v2t, sim_t2v = head(video, text)
     torch.testing.assert_close(sim_v2t, video @ text.t() / 0.1)
     torch.testing.assert_close(sim_t2v, text @ video.t() / 0.1)
-    assert loss_fn.positive_index(3).tolist() == [0, 1, 2]
-    assert loss_fn.loss_from_similarity(sim_v2t, sim_t2v).item() == \
-        pytest.approx(loss_fn(video, text).item(), rel=1e-12)
+    assert head.positive_index(3).tolist() == [0, 1, 2]
 
 
 def test_similarity_is_float32_under_bf16_autocast():
     generator = torch.Generator().manual_seed(0)
     video = F.normalize(torch.randn(4, 16, generator=generator), dim=-1)
     text = F.normalize(torch.randn(4, 16, generator=generator), dim=-1)
-    loss_fn = VTCLoss()
-    expected = loss_fn.similarity(video, text)
+    head = VTCHead()
+    expected = head(video, text)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        got = loss_fn.similarity(video.bfloat16(), text.bfloat16())
+        got = head(video.bfloat16(), text.bfloat16())
     for sim, ref in zip(got, expected):
         assert sim.dtype == torch.float32
         # only the features' own bf16 rounding remains
@@ -94,53 +98,53 @@ def test_similarity_is_float32_under_bf16_autocast():
 @pytest.mark.parametrize('start, clamped', [(1.0, 0.5), (1e-5, 0.001)])
 def test_temperature_is_clamped_in_value_and_parameter(start, clamped):
     video, text = tiny_pairs()
-    loss_fn = VTCLoss().double()
+    head = VTCHead().double()
     with torch.no_grad():
-        loss_fn.temp.fill_(start)
-    loss = loss_fn(video, text)
-    assert loss_fn.temp.item() == pytest.approx(clamped)
+        head.temp.fill_(start)
+    loss = vtc_loss(head, video, text)
+    assert head.temp.item() == pytest.approx(clamped)
     assert loss.item() == pytest.approx(
         hand_loss(video, text, clamped), rel=1e-10)
 
 
 def test_gradient_reaches_temperature():
     video, text = tiny_pairs()
-    loss_fn = VTCLoss(temperature=0.2).double()
-    loss_fn(video, text).backward()
-    grad = loss_fn.temp.grad
+    head = VTCHead(temperature=0.2).double()
+    vtc_loss(head, video, text).backward()
+    grad = head.temp.grad
     assert grad is not None and grad.item() != 0
     h = 1e-6
     numeric = (hand_loss(video, text, 0.2 + h) -
                hand_loss(video, text, 0.2 - h)) / (2 * h)
     assert grad.item() == pytest.approx(numeric, rel=1e-6)
     # at a bound the gradient keeps flowing (the clamp is in place)
-    loss_fn.zero_grad()
+    head.zero_grad()
     with torch.no_grad():
-        loss_fn.temp.fill_(2.0)
-    loss_fn(video, text).backward()
-    assert loss_fn.temp.grad.item() != 0
+        head.temp.fill_(2.0)
+    vtc_loss(head, video, text).backward()
+    assert head.temp.grad.item() != 0
 
 
 def test_two_forwards_before_backward():
     # the in-place clamp of the second call must not break the first graph
     video, text = tiny_pairs()
     video.requires_grad_()
-    loss_fn = VTCLoss().double()
-    (loss_fn(video, text) + loss_fn(text, video)).backward()
+    head = VTCHead().double()
+    (vtc_loss(head, video, text) + vtc_loss(head, text, video)).backward()
     assert video.grad is not None
 
 
 def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match='min_temperature'):
-        VTCLoss(min_temperature=0.5, max_temperature=0.1)
+        VTCHead(min_temperature=0.5, max_temperature=0.1)
     with pytest.raises(ValueError, match=r'\(B, D\)'):
-        VTCLoss()(torch.zeros(3, 4), torch.zeros(2, 4))
+        VTCHead()(torch.zeros(3, 4), torch.zeros(2, 4))
 
 
 def test_builds_from_the_registry():
-    loss_fn = LOSSES.build(dict(type='VTCLoss', temperature=0.05))
-    assert isinstance(loss_fn, VTCLoss)
-    assert loss_fn.temp.item() == pytest.approx(0.05)
+    head = HEADS.build(dict(type='VTCHead', temperature=0.05))
+    assert isinstance(head, VTCHead)
+    assert head.temp.item() == pytest.approx(0.05)
 
 
 # ---------------------------------------------------------------------------
@@ -156,29 +160,30 @@ def global_batch():
     return video, text
 
 
-def loss_and_grads(loss_fn, video, text):
+def loss_and_grads(head, video, text):
     """Normalise leaf copies, backward; the loss and the leaves' grads."""
     video = video.clone().requires_grad_()
     text = text.clone().requires_grad_()
-    loss = loss_fn(F.normalize(video, dim=-1), F.normalize(text, dim=-1))
+    loss = vtc_loss(head, F.normalize(video, dim=-1),
+                    F.normalize(text, dim=-1))
     loss.backward()
     return dict(
         loss=loss.detach(),
         video_grad=video.grad,
         text_grad=text.grad,
-        temp_grad=loss_fn.temp.grad.clone())
+        temp_grad=head.temp.grad.clone())
 
 
 def older_gathers() -> list:
     """``(name, gather)`` of the other autograd all-gathers this torch has
     (those older releases use): the ``_functional_collectives`` names
-    ``VTCLoss`` knows besides the default and, as ``None``,
+    ``VTCHead`` knows besides the default and, as ``None``,
     ``torch.distributed.nn``'s."""
     gathers = [(name, getattr(collectives, name))
-               for name in vtc_module.AUTOGRAD_GATHER_NAMES
+               for name in gather_module.AUTOGRAD_GATHER_NAMES
                if hasattr(collectives, name)]
     return [(name, gather) for name, gather in gathers
-            if gather is not vtc_module._AUTOGRAD_ALL_GATHER
+            if gather is not gather_module._AUTOGRAD_ALL_GATHER
             ] + [('dist_nn', None)]
 
 
@@ -190,26 +195,26 @@ def worker(rank: int, out_dir: str) -> None:
     # the gather this torch uses, which must not warn
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        results['default'] = loss_and_grads(VTCLoss().double(), video[rows],
+        results['default'] = loss_and_grads(VTCHead().double(), video[rows],
                                             text[rows])
     results['default']['warnings'] = [
         f'{w.category.__name__}: {w.message}' for w in caught
     ]
     # the other gathers of older torch (deprecated on this one, if here)
-    default = vtc_module._AUTOGRAD_ALL_GATHER
+    default = gather_module._AUTOGRAD_ALL_GATHER
     for name, gather in older_gathers():
-        vtc_module._AUTOGRAD_ALL_GATHER = gather
+        gather_module._AUTOGRAD_ALL_GATHER = gather
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', FutureWarning)
-                results[name] = loss_and_grads(VTCLoss().double(), video[rows],
+                results[name] = loss_and_grads(VTCHead().double(), video[rows],
                                                text[rows])
         finally:
-            vtc_module._AUTOGRAD_ALL_GATHER = default
+            gather_module._AUTOGRAD_ALL_GATHER = default
     # a mutant with every rank's positives at offset 0, where ALPRO's
     # local-rank offset puts them on two nodes of one rank each: the
     # checks must reject it
-    mutant = VTCLoss().double()
+    mutant = VTCHead().double()
     mutant.positive_index = lambda b, device=None: torch.arange(
         b, device=device)
     results['local_offset'] = loss_and_grads(mutant, video[rows], text[rows])
@@ -241,7 +246,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     ranks = run_two_ranks(tmp_path)
     assert not dist.is_initialized()
     video, text = global_batch()
-    single = loss_and_grads(VTCLoss().double(), video, text)
+    single = loss_and_grads(VTCHead().double(), video, text)
     # the gradients are not trivially zero
     assert single['video_grad'].abs().max() > 1e-3
     assert single['temp_grad'].abs() > 1e-3
