@@ -8,24 +8,11 @@ A file that cannot be used (missing, empty, truncated, undecodable, no
 frames) raises :class:`~alpro.datasets.errors.BadSampleError`, which the
 dataset turns into a replacement sample and a log entry.
 
-decord 0.6 quirks, measured on this project's machine:
-
-* FFmpeg pads each row of an RGB frame to a multiple of 32 pixels
-  (row bytes ``3 * ceil32(w)``), and decord infers the channel count as
-  row bytes / ``w``. When that division is exact but not 3 (output widths
-  1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 72: no others, every bad width is
-  below 96), a single frame comes back as ``(H, W, 4)`` (or 6, 8, ...)
-  garbage and ``get_batch`` fails with ``DECORDArrayCopyFromTo: The size
-  must exactly match (7680 vs. 5760)``, whether the width is the video's
-  own or one asked for with ``width=``. Multiples of 32 are never padded,
-  so resized decoding always asks for a width that is a multiple of 32, and
-  a video whose own width is affected is decoded at a multiple of 32
-  (its shape is still read right from the first frame's ``(H, W)``).
-* ``width=-1`` or ``height=-1`` alone does not keep the aspect ratio: the
-  ``-1`` side stays at its native size. Both sides are always given.
-* decord can tell a frame's size only by decoding one; ``vr.next()`` right
-  after opening (no seek) is the cheapest way (measured: 2.4 ms for a
-  640x360 frame, 7.6 ms at 1280x720, where opening costs 0.7 ms).
+decord 0.6 has quirks the transforms work around (a few output widths give
+garbage frames, so resized decoding asks for widths that are multiples of
+32; ``width=-1`` does not keep the aspect ratio, so both sides are given; a
+frame's size is known only by decoding one): ``docs/data.md``, "decord 0.6
+quirks", has what was measured.
 """
 import os
 import re

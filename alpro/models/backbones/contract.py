@@ -6,7 +6,7 @@ A video backbone is an ``nn.Module`` (best an MMEngine ``BaseModule``).
 Input: ``video`` ``(B, C, T, H, W)`` float, already normalised by the data
 preprocessor; ``H`` and ``W`` multiples of ``patch_size``.
 
-Output: tokens ``(B, 1 + N, D)``:
+Output: tokens ``(B, 1 + N [+ M], D)``:
 
 * token 0 is the clip's [CLS] (the contrastive features are its
   projection);
@@ -14,7 +14,10 @@ Output: tokens ``(B, 1 + N, D)``:
   patch grid, one per patch position, pooled over time. PEM pools the
   fusion outputs of a region's patches by this layout, and the data
   preprocessor cuts the regions on a grid of ``pem.patch_size`` pixels,
-  which must equal the backbone's ``patch_size``.
+  which must equal the backbone's ``patch_size``;
+* optionally, more tokens after those (e.g. ``TimeSformer(frame_tokens=
+  True)``: each time step's patch tokens), which only the fusion layers
+  read: the contrastive features read token 0, PEM tokens 1 to N.
 
 Attributes (checked by :func:`check_video_backbone` when a model is built):
 

@@ -1,11 +1,13 @@
-"""An example alpro plugin: a transform, a dataset and a video backbone."""
+"""An example alpro plugin: a transform, a dataset, a video backbone,
+prompt templates and a contrastive head with its own loss."""
 from .conv3d_transformer import Conv3dTransformer
 from .jsonl_video_text_dataset import JsonlVideoTextDataset
 from .prompt_templates import ShortVideoTemplates
+from .sigmoid_vtc_head import SigmoidVTCHead
 from .temporal_reverse import TemporalReverse
 
 __all__ = [
     'Conv3dTransformer', 'JsonlVideoTextDataset', 'ShortVideoTemplates',
-    'TemporalReverse'
+    'SigmoidVTCHead', 'TemporalReverse'
 ]
 __version__ = '0.1.0'

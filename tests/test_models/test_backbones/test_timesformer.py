@@ -98,6 +98,35 @@ def test_output_contract(build, shape):
     assert torch.isfinite(out).all()
 
 
+def test_frame_tokens_follow_the_pooled_ones():
+    """frame_tokens=True: [CLS] and the time-pooled patches as without it
+    (same weights), then each time step's patch tokens in time order:
+    with the temporal branch and time embedding at their zero start,
+    reversing the clip reverses them; with a time embedding, it does
+    not."""
+    torch.manual_seed(0)
+    plain = TimeSformer(**TINY, num_frames=2).eval()
+    frames = TimeSformer(**TINY, num_frames=2, frame_tokens=True).eval()
+    frames.load_state_dict(plain.state_dict())
+    video = torch.randn(2, 3, 2, 32, 32)
+    with torch.no_grad():
+        base, out = plain(video), frames(video)
+        backward = frames(video.flip(2))
+    n = base.size(1) - 1
+    assert out.shape == (2, 1 + n + 2 * n, 64)
+    torch.testing.assert_close(out[:, :1 + n], base)
+    steps = out[:, 1 + n:].view(2, 2, n, 64)
+    torch.testing.assert_close(steps.mean(1), base[:, 1:])
+    assert not torch.allclose(steps[:, 0], steps[:, 1])
+    torch.testing.assert_close(backward[:, 1 + n:].view(2, 2, n, 64),
+                               steps.flip(1))
+    with torch.no_grad():
+        frames.time_embed.normal_(std=0.5)
+        steps = frames(video)[:, 1 + n:].view(2, 2, n, 64)
+        backward = frames(video.flip(2))[:, 1 + n:].view(2, 2, n, 64)
+    assert not torch.allclose(backward, steps.flip(1), atol=1e-3)
+
+
 def test_bad_input_is_refused():
     model = TimeSformer(**TINY)
     with pytest.raises(ValueError, match='multiple of the patch size 8'):
