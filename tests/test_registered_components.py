@@ -13,6 +13,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
+from alpro.models.text_encoders import check_text_encoder
 from alpro.registry import DATASETS, HEADS, LOSSES, PROMPTERS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
 from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
@@ -105,7 +106,20 @@ def test_loss_contract(name):
 
 
 #: name -> tiny build config
-TEXT_ENCODER_CASES = {'BertTextFusionEncoder': tiny_text_encoder()}
+TEXT_ENCODER_CASES = {
+    'BertTextFusionEncoder':
+    tiny_text_encoder(),
+    'TransformerTextFusionEncoder':
+    dict(
+        type='TransformerTextFusionEncoder',
+        vocab_size=64,
+        hidden_size=32,
+        num_heads=2,
+        num_text_layers=1,
+        num_fusion_layers=1,
+        max_length=8,
+        dropout=0.0),
+}
 
 
 @pytest.mark.parametrize('name', sorted(TEXT_ENCODERS.module_dict))
@@ -117,6 +131,7 @@ def test_text_encoder_contract(name):
         pytest.fail(f'text encoder {name!r} is registered but has no case '
                     'in TEXT_ENCODER_CASES of this test')
     encoder = TEXT_ENCODERS.build(TEXT_ENCODER_CASES[name]).eval()
+    check_text_encoder(encoder, 'test_text_encoder_contract', tasks=('mlm', ))
     width = encoder.hidden_size
     ids = torch.randint(
         5, 20, (B, L), generator=torch.Generator().manual_seed(0))

@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from alpro.models.text_encoders.contract import check_text_encoder
 from alpro.registry import HEADS, MODELS, PROMPTERS
 from alpro.structures import VideoTextDataSample
 from .base_video_text_model import BaseVideoTextModel
@@ -110,15 +111,15 @@ class AlproPretrainer(BaseVideoTextModel):
         self.order_negatives = self.build_order_negatives(
             order_negatives, self.tasks)
         if 'mlm' in self.tasks:
-            config = self.text_encoder.bert.config
+            check_text_encoder(self.text_encoder,
+                               type(self).__name__, self.tasks)
             self.mlm_head = HEADS.build(
                 dict(
                     mlm_head,
                     hidden_size=width,
-                    vocab_size=config.vocab_size,
-                    layer_norm_eps=config.layer_norm_eps))
-            self.mlm_head.tie_weights(
-                self.text_encoder.bert.embeddings.word_embeddings)
+                    vocab_size=self.text_encoder.vocab_size,
+                    layer_norm_eps=self.text_encoder.layer_norm_eps))
+            self.mlm_head.tie_weights(self.text_encoder.word_embeddings)
         if 'pem' in self.tasks:
             if prompter is None:
                 raise ValueError('the pem task needs an entity prompter')

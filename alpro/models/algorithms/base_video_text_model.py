@@ -10,6 +10,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from alpro.models.backbones.contract import check_video_backbone
+from alpro.models.text_encoders.contract import check_text_encoder
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
 from alpro.utils.checkpoint import rename_old_keys
@@ -21,7 +22,7 @@ def check_vocabulary(data_preprocessor: nn.Module,
                      text_encoder: nn.Module) -> None:
     """Refuse a tokenizer with more ids than the text encoder embeds."""
     tokenizer = getattr(data_preprocessor, 'tokenizer', None)
-    vocab_size = text_encoder.bert.config.vocab_size
+    vocab_size = text_encoder.vocab_size
     if tokenizer is not None and len(tokenizer) > vocab_size:
         raise ValueError(
             f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
@@ -93,6 +94,7 @@ class BaseVideoTextModel(BaseModel):
         self.backbone = BACKBONES.build(backbone)
         check_video_backbone(self.backbone, where=type(self).__name__)
         self.text_encoder = TEXT_ENCODERS.build(text_encoder)
+        check_text_encoder(self.text_encoder, where=type(self).__name__)
         check_vocabulary(self.data_preprocessor, self.text_encoder)
         video_width = self.backbone.embed_dims
         width = self.text_encoder.hidden_size

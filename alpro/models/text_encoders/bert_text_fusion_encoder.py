@@ -11,6 +11,7 @@ from typing import Optional
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import TEXT_ENCODERS
@@ -35,7 +36,8 @@ def _missing_pretrained_message(path: str) -> str:
 
 @TEXT_ENCODERS.register_module()
 class BertTextFusionEncoder(BaseModule):
-    """BERT split into a text encoder and a multimodal fusion encoder.
+    """BERT split into a text encoder and a multimodal fusion encoder, on
+    the text encoder contract (:mod:`alpro.models.text_encoders.contract`).
 
     Layers ``[0, fusion_layer)`` encode the text (:meth:`encode_text`);
     layers ``[fusion_layer, num_hidden_layers)`` fuse text and video by
@@ -75,6 +77,9 @@ class BertTextFusionEncoder(BaseModule):
             use ``bert.embeddings`` (the MLM decoder is tied to
             ``bert.embeddings.word_embeddings.weight``) and ``bert.config``.
         hidden_size (int): D, the width of every output.
+        vocab_size (int): the token ids the embeddings take.
+        word_embeddings (nn.Embedding): ``bert.embeddings.word_embeddings``.
+        layer_norm_eps (float): BERT's LayerNorm epsilon.
         num_text_layers (int): layers of the text encoder.
         num_fusion_layers (int): layers of the fusion encoder (0 when
             ``text_only``).
@@ -160,8 +165,15 @@ class BertTextFusionEncoder(BaseModule):
         self.bert.is_init = True
 
         self.hidden_size: int = bert_config.hidden_size
+        self.vocab_size: int = bert_config.vocab_size
+        self.layer_norm_eps: float = bert_config.layer_norm_eps
         self.num_text_layers: int = fusion_layer
         self.num_fusion_layers: int = num_fusion
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        """The ``(V, D)`` token embeddings (the MLM decoder ties to them)."""
+        return self.bert.embeddings.word_embeddings
 
     # ------------------------------------------------------------------
     # weights
