@@ -65,7 +65,8 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
     ``text_ids`` and ``text_mask`` ``(B, L)`` long, and, when every sample
     has a ``video_id``, ``video_group`` ``(B,)`` long: equal for the samples
     of one video (the VTM sampler never draws them as each other's
-    negatives).
+    negatives). A batch whose samples have no ``text`` (video
+    classification) gives ``video`` only; one that mixes both is refused.
 
     Args:
         mean: per-channel mean, 0-255 scale (CLIP's by default, as ALPRO).
@@ -127,7 +128,17 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         video = video.permute(0, 2, 1, 3, 4).float()
         video = ((video - self.mean) / self.std).contiguous()
         inputs = dict(video=video)
-        inputs.update(self.tokenize([s.text for s in samples]))
+        texts = [sample.get('text') for sample in samples]
+        missing = sum(text is None for text in texts)
+        if missing == len(texts):
+            pass  # a video-only batch: no text keys
+        elif missing:
+            raise ValueError(
+                f'{type(self).__name__}: {missing} of {len(texts)} samples '
+                'of the batch have no text; a batch is all text-video or '
+                'all video-only')
+        else:
+            inputs.update(self.tokenize(texts))
         groups = video_groups(samples)
         if groups is not None:
             inputs['video_group'] = groups.to(self.device, non_blocking=True)

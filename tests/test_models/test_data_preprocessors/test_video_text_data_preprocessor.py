@@ -91,3 +91,15 @@ def test_input_keys_are_the_keys_it_makes(tokenizer_dir):
     clip = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
     out = pre(make_batch(['a red circle'], [clip]))
     assert set(out['inputs']) == set(pre.input_keys)
+
+
+def test_a_video_only_batch_has_no_text_keys(tokenizer_dir):
+    pre = VideoTextDataPreprocessor(
+        tokenizer=dict(path=str(tokenizer_dir)), max_length=6)
+    clips = [torch.zeros(2, 3, 4, 4, dtype=torch.uint8)] * 2
+    samples = [VideoTextDataSample(), VideoTextDataSample()]
+    out = pre(dict(inputs=clips, data_samples=samples))
+    assert set(out['inputs']) == {'video'}
+    samples[0].text = 'a red circle'
+    with pytest.raises(ValueError, match='1 of 2 samples of the batch have'):
+        pre(dict(inputs=clips, data_samples=samples))
