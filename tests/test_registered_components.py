@@ -17,6 +17,8 @@ from alpro.models.text_encoders import check_text_encoder
 from alpro.registry import DATASETS, HEADS, LOSSES, PROMPTERS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
 from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
+from tests.test_models.test_text_encoders.test_plugin_text_encoder import \
+    ENCODER as PLUGIN_TEXT_ENCODER
 from tests.tiny_components import tiny_text_encoder
 
 B, L, N, D, E = 3, 5, 4, 8, 6
@@ -107,18 +109,8 @@ def test_loss_contract(name):
 
 #: name -> tiny build config
 TEXT_ENCODER_CASES = {
-    'BertTextFusionEncoder':
-    tiny_text_encoder(),
-    'TransformerTextFusionEncoder':
-    dict(
-        type='TransformerTextFusionEncoder',
-        vocab_size=64,
-        hidden_size=32,
-        num_heads=2,
-        num_text_layers=1,
-        num_fusion_layers=1,
-        max_length=8,
-        dropout=0.0),
+    'BertTextFusionEncoder': tiny_text_encoder(),
+    'TransformerTextFusionEncoder': PLUGIN_TEXT_ENCODER,
 }
 
 
