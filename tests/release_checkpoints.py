@@ -91,7 +91,9 @@ def bert(p: str, layers: int, s: Sizes) -> Dict[str, tuple]:
     return shapes
 
 
-def base_model(s: Sizes, prefix: str = '', layers: int = 4) -> Dict[str, tuple]:
+def base_model(s: Sizes,
+               prefix: str = '',
+               layers: int = 4) -> Dict[str, tuple]:
     """``AlproBaseModel`` with a ``BertForMaskedLM`` text encoder; also
     the whole of ``AlproForVideoTextRetrieval``."""
     shapes = timesformer(prefix, s)
@@ -160,7 +162,8 @@ def video_qa(s: Sizes, answers: int, layers: int = 4) -> Dict[str, tuple]:
     return shapes
 
 
-def fill(shapes: Dict[str, tuple], positions: int,
+def fill(shapes: Dict[str, tuple],
+         positions: int,
          seed: int = 0) -> Dict[str, torch.Tensor]:
     """Distinct random values (none zero); BERT's ties as in a real state
     dict (``decoder.weight`` is the word embeddings, ``decoder.bias`` the

@@ -35,11 +35,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 import mmengine.fileio.io
 import mmengine.runner
 import mmengine.runner.checkpoint
-import numpy as np
 import torch
 from mmengine.dist import get_dist_info
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.logging import HistoryBuffer, print_log
+from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from torch import nn
@@ -50,14 +49,12 @@ from .atomic_local_backend import AtomicLocalBackend
 __all__ = [
     'CheckpointShapeError', 'CorruptCheckpointError', 'UnsafeCheckpointError',
     'checkpoint_problem', 'find_resumable_checkpoint',
-    'load_checkpoint_safely', 'load_state_dict', 'load_state_dict_checked',
-    'to_safe_objects', 'from_safe_objects'
+    'load_checkpoint_safely', 'load_state_dict', 'load_state_dict_checked'
 ]
 
 REMOTE_PREFIXES = ('http://', 'https://', 'modelzoo://', 'torchvision://',
                    'open-mmlab://', 'openmmlab://', 'mmcls://', 'pavi://',
                    's3://')
-_HISTORY_BUFFER = '__history_buffer__'
 # torch's weights-only unpickler names each global it refuses like this
 _REFUSED_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
 _UNPICKLER_ERROR = re.compile(r'WeightsUnpickler error:\s*(.+?)(\n\n|$)',
@@ -364,25 +361,6 @@ def load_state_dict(
             level=logging.DEBUG)
 
 
-#: old key prefix -> new key prefix of alpro's own models
-RENAMED_KEYS = {'vtc_loss.': 'vtc_head.'}
-
-
-def rename_old_keys(state_dict: Dict[str, Any], prefix: str = '') -> int:
-    """Rename, in place, the keys of ``state_dict`` under ``prefix`` that
-    alpro's models held under another name (:data:`RENAMED_KEYS`: the VTC
-    temperature ``vtc_loss.temp`` is now ``vtc_head.temp``); a key whose
-    new name is present too is left alone. Returns the number renamed."""
-    renamed = 0
-    for old, new in RENAMED_KEYS.items():
-        for key in [k for k in state_dict if k.startswith(prefix + old)]:
-            target = prefix + new + key[len(prefix + old):]
-            if target not in state_dict:
-                state_dict[target] = state_dict.pop(key)
-                renamed += 1
-    return renamed
-
-
 def _key_summary(keys: List[str], kind: str, shown: int = 3) -> str:
     """``'12 missing (a, b, c, ...)'``: a count and the first few keys."""
     if not keys:
@@ -409,37 +387,3 @@ def _load_checkpoint_quietly(cls,
 CheckpointLoader.load_checkpoint = classmethod(_load_checkpoint_quietly)
 mmengine.runner.checkpoint.load_state_dict = load_state_dict
 mmengine.runner.load_state_dict = load_state_dict
-
-
-def to_safe_objects(obj: Any) -> Any:
-    """Turn HistoryBuffers and numpy values into tensors and plain Python,
-    recursively, so that ``weights_only`` loading accepts them."""
-    if isinstance(obj, HistoryBuffer):
-        log, count = obj.data
-        return {
-            _HISTORY_BUFFER: True,
-            'log': torch.from_numpy(np.asarray(log)),
-            'count': torch.from_numpy(np.asarray(count)),
-            'max_length': int(obj.max_length),
-        }
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return type(obj)((k, to_safe_objects(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_safe_objects(v) for v in obj)
-    return obj
-
-
-def from_safe_objects(obj: Any) -> Any:
-    """Rebuild the HistoryBuffers that :func:`to_safe_objects` flattened."""
-    if isinstance(obj, dict):
-        if obj.get(_HISTORY_BUFFER):
-            return HistoryBuffer(obj['log'].numpy(), obj['count'].numpy(),
-                                 obj['max_length'])
-        return type(obj)((k, from_safe_objects(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(from_safe_objects(v) for v in obj)
-    return obj

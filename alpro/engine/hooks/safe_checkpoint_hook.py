@@ -5,8 +5,8 @@ import os.path as osp
 from mmengine.hooks import Hook
 
 from alpro.registry import HOOKS
-from alpro.utils.checkpoint import (find_resumable_checkpoint,
-                                    from_safe_objects, to_safe_objects)
+from alpro.utils.checkpoint import find_resumable_checkpoint
+from alpro.utils.safe_objects import from_safe_objects, to_safe_objects
 
 __all__ = ['SafeCheckpointHook']
 

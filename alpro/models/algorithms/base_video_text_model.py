@@ -13,7 +13,7 @@ from alpro.models.backbones.contract import check_video_backbone
 from alpro.models.text_encoders.contract import check_text_encoder
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
-from alpro.utils.checkpoint import rename_old_keys
+from alpro.utils.renamed_keys import rename_old_keys
 
 __all__ = ['BaseVideoTextModel', 'check_vocabulary']
 

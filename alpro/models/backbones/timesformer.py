@@ -1,116 +1,27 @@
 """TimeSformer: divided space-time attention, built from timm's layers."""
 import inspect
 import logging
-import math
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import initialize
-from timm.layers import (Attention, DropPath, LayerNorm, Mlp, PatchEmbed,
-                         resample_abs_pos_embed, resample_patch_embed,
+from timm.layers import (LayerNorm, PatchEmbed, resample_abs_pos_embed,
                          trunc_normal_)
 from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import BACKBONES
 from alpro.utils.checkpoint import load_state_dict_checked
+from .divided_space_time_block import DividedSpaceTimeBlock
+from .timesformer_weights import (resample_pos_embed, resample_time_embed,
+                                  vit_to_timesformer)
 from .vit_checkpoint import load_state_dict_file, load_vit_npz
 
 __all__ = ['TimeSformer', 'DividedSpaceTimeBlock', 'vit_to_timesformer']
 
 TIME_EMBED_RESIZE_MODES = ('linear', 'nearest')
-
-# Keys of image classifiers that a video backbone has no use for.
-_DROPPED_PREFIXES = ('head', 'fc_norm.', 'pre_logits')
-
-
-class DividedSpaceTimeBlock(nn.Module):
-    """One TimeSformer block: temporal attention, spatial attention, MLP.
-
-    The spatial parts carry the names of timm's ViT ``Block`` (``norm1``,
-    ``attn``, ``ls1``, ``drop_path1``, ``norm2``, ``mlp``, ``ls2``,
-    ``drop_path2``) so that ViT weights load by name; the temporal branch is
-    ``temporal_norm`` -> ``temporal_attn`` -> ``temporal_fc``.
-
-    Tokens are ``(B, 1 + T * N, D)``: the video [CLS], then the patch tokens
-    frame by frame (index ``t * N + n``).
-
-    Args:
-        dim: token width D.
-        num_heads: attention heads of both attentions.
-        mlp_ratio: MLP hidden width over D.
-        qkv_bias: bias on the qkv projections.
-        proj_drop: dropout after the attention and MLP projections.
-        attn_drop: dropout on the attention weights.
-        drop_path: stochastic depth rate of the three residual branches.
-    """
-
-    def __init__(self,
-                 dim: int,
-                 num_heads: int,
-                 mlp_ratio: float = 4.,
-                 qkv_bias: bool = True,
-                 proj_drop: float = 0.,
-                 attn_drop: float = 0.,
-                 drop_path: float = 0.) -> None:
-        super().__init__()
-        attn_kwargs = dict(
-            num_heads=num_heads,
-            qkv_bias=qkv_bias,
-            attn_drop=attn_drop,
-            proj_drop=proj_drop)
-        self.temporal_norm = LayerNorm(dim)
-        self.temporal_attn = Attention(dim, **attn_kwargs)
-        # Zero-initialised, so that a fresh block is its image block.
-        self.temporal_fc = nn.Linear(dim, dim)
-
-        self.norm1 = LayerNorm(dim)
-        self.attn = Attention(dim, **attn_kwargs)
-        self.ls1 = nn.Identity()
-        self.drop_path1 = DropPath(drop_path) if drop_path else nn.Identity()
-        self.norm2 = LayerNorm(dim)
-        self.mlp = Mlp(
-            in_features=dim,
-            hidden_features=int(dim * mlp_ratio),
-            drop=proj_drop)
-        self.ls2 = nn.Identity()
-        self.drop_path2 = DropPath(drop_path) if drop_path else nn.Identity()
-
-    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """
-        Args:
-            x: ``(B, 1 + T * N, D)`` tokens.
-            num_frames: T.
-
-        Returns:
-            ``(B, 1 + T * N, D)``.
-        """
-        B, L, D = x.shape
-        T = num_frames
-        N = (L - 1) // T
-        cls, patches = x[:, :1], x[:, 1:]
-
-        # Temporal attention: the T tokens of each patch position.
-        xt = patches.reshape(B, T, N, D).transpose(1, 2).reshape(B * N, T, D)
-        res = self.temporal_fc(self.temporal_attn(self.temporal_norm(xt)))
-        # Back to (B, T * N, D) before DropPath, so that stochastic depth
-        # drops the branch per sample, not per patch position.
-        res = res.reshape(B, N, T, D).transpose(1, 2).reshape(B, T * N, D)
-        patches = patches + self.drop_path1(res)
-
-        # Spatial attention: [CLS ; N patches] of each frame, the [CLS]
-        # copied to every frame and its T outputs averaged back into one.
-        frame_cls = cls.expand(B, T, D).reshape(B * T, 1, D)
-        xs = torch.cat([frame_cls, patches.reshape(B * T, N, D)], dim=1)
-        res = self.ls1(self.attn(self.norm1(xs)))
-        res_cls = res[:, :1].reshape(B, T, D).mean(1, keepdim=True)
-        res = torch.cat([res_cls, res[:, 1:].reshape(B, T * N, D)], dim=1)
-        x = torch.cat([cls, patches], dim=1) + self.drop_path1(res)
-
-        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
 
 @BACKBONES.register_module()
@@ -393,7 +304,7 @@ class TimeSformer(BaseModule):
         """
         key = prefix + 'pos_embed'
         if key in state_dict:
-            state_dict[key] = _resample_pos_embed(state_dict[key], self)
+            state_dict[key] = resample_pos_embed(state_dict[key], self)
         key = prefix + 'time_embed'
         value = state_dict.get(key)
         steps = self.time_embed.shape[1]
@@ -471,146 +382,8 @@ class TimeSformer(BaseModule):
         return torch.cat([x[:, :1], pooled], dim=1)
 
 
-def resample_time_embed(time_embed: torch.Tensor,
-                        num_frames: int,
-                        mode: str = 'linear') -> torch.Tensor:
-    """Resample a ``(1, T, D)`` time embedding to ``(1, num_frames, D)``
-    along T, ``'linear'`` (half-pixel centres) or ``'nearest'`` (entry
-    ``floor(t * T / num_frames)`` for frame ``t``, as ALPRO)."""
-    if time_embed.shape[1] == num_frames:
-        return time_embed
-    options = dict(align_corners=False) if mode == 'linear' else {}
-    resized = F.interpolate(
-        time_embed.float().transpose(1, 2),
-        size=num_frames,
-        mode=mode,
-        **options)
-    return resized.transpose(1, 2).to(time_embed.dtype)
-
-
 def _fit_embeddings_on_load(model: TimeSformer, state_dict: dict, prefix: str,
                             *args) -> None:
     """``load_state_dict`` pre-hook: see :meth:`TimeSformer.fit_embeddings`.
     """
     model.fit_embeddings(state_dict, prefix)
-
-
-def _strip_prefix(state_dict: Dict[str, torch.Tensor]) -> dict:
-    """Drop a wrapper prefix (``module.``, ``backbone.``, ``model.``...),
-    found as the one prefix under which both ``cls_token`` and
-    ``pos_embed`` sit."""
-    if 'cls_token' in state_dict or 'pos_embed' in state_dict:
-        return state_dict
-    prefixes = [
-        k[:-len('cls_token')] for k in state_dict
-        if k.endswith('.cls_token') and k[:-len('cls_token')] +
-        'pos_embed' in state_dict
-    ]
-    if len(prefixes) > 1:
-        raise ValueError(
-            'the checkpoint holds several vision transformers, under '
-            f'{prefixes}; save the state dict of the one to load')
-    if not prefixes:
-        return state_dict
-    prefix = prefixes[0]
-    return {
-        k[len(prefix):]: v
-        for k, v in state_dict.items() if k.startswith(prefix)
-    }
-
-
-def _is_square(n: int) -> bool:
-    return n >= 0 and math.isqrt(n)**2 == n
-
-
-def _resample_pos_embed(pos_embed: torch.Tensor,
-                        model: TimeSformer) -> torch.Tensor:
-    grid = list(model.patch_embed.grid_size)
-    num_patches = grid[0] * grid[1]
-    length = pos_embed.shape[1]
-    if length == num_patches + 1:
-        # Made for this grid (a square or this model's own checkpoint).
-        return pos_embed
-    if _is_square(length - 1):
-        num_prefix = 1
-    elif _is_square(length):
-        num_prefix = 0  # a ViT without a [CLS] position (no_embed_class)
-    else:
-        raise ValueError(f'cannot infer the patch grid of a pos_embed of '
-                         f'{length} tokens')
-    side = math.isqrt(length - num_prefix)
-    resized = resample_abs_pos_embed(
-        pos_embed,
-        new_size=grid,
-        old_size=[side, side],
-        num_prefix_tokens=num_prefix)
-    if not num_prefix:
-        resized = torch.cat(
-            [resized.new_zeros(1, 1, resized.shape[2]), resized], dim=1)
-    print_log(
-        f'pos_embed resampled from a {side}x{side} to a '
-        f'{grid[0]}x{grid[1]} patch grid',
-        logger='current')
-    return resized
-
-
-def vit_to_timesformer(state_dict: Dict[str, torch.Tensor],
-                       model: TimeSformer) -> Dict[str, torch.Tensor]:
-    """Map an image ViT (timm names) or TimeSformer state dict onto
-    ``model``.
-
-    * a wrapper prefix shared by ``cls_token`` and ``pos_embed`` (e.g.
-      ``module.``, ``backbone.``) is removed;
-    * spatial keys (``patch_embed``, ``cls_token``, ``blocks.i.norm1/attn/
-      norm2/mlp``, ``norm``) are kept as they are;
-    * for each block without temporal weights, ``temporal_attn.*`` is a copy
-      of that block's ``attn.*`` and ``temporal_norm.*`` of ``norm1.*``
-      (as the TimeSformer and ALPRO loaders do), and ``temporal_fc`` is
-      zero, so that the loaded model starts as the image model;
-    * ``time_embed`` is zero unless present; a present one of another
-      length is resampled along T (the model's ``time_embed_resize``);
-    * ``pos_embed`` is resampled (timm's ``resample_abs_pos_embed``, one
-      prefix token) to the model's patch grid, the patch embedding to its
-      patch size;
-    * classifier keys (``head*``, ``fc_norm.*``, ``pre_logits*``) are
-      dropped; anything else stays and shows up as unexpected on load.
-
-    Args:
-        state_dict: name -> tensor, e.g. from a timm ``VisionTransformer``.
-        model: the TimeSformer to load into (its grid, T and depth).
-
-    Returns:
-        a new state dict for ``model.load_state_dict(..., strict=False)``.
-    """
-    state_dict = _strip_prefix(dict(state_dict))
-    out = {}
-    for key, value in state_dict.items():
-        if key.startswith(_DROPPED_PREFIXES):
-            continue
-        # The original TimeSformer's name of the temporal norm.
-        key = key.replace('.temporal_norm1.', '.temporal_norm.')
-        if key == 'patch_embed.proj.weight':
-            size = list(model.patch_embed.proj.weight.shape[-2:])
-            if value.dim() == 4 and list(value.shape[-2:]) != size:
-                value = resample_patch_embed(value, size)
-        out[key] = value
-
-    for i, block in enumerate(model.blocks):
-        prefix = f'blocks.{i}.'
-        if not any(k.startswith(prefix + 'temporal_attn.') for k in out):
-            for key in list(out):
-                if key.startswith(prefix + 'attn.'):
-                    new_key = prefix + 'temporal_' + key[len(prefix):]
-                    out[new_key] = out[key].clone()
-        if not any(k.startswith(prefix + 'temporal_norm.') for k in out):
-            for name in ('weight', 'bias'):
-                if prefix + 'norm1.' + name in out:
-                    out[prefix + 'temporal_norm.' +
-                        name] = out[prefix + 'norm1.' + name].clone()
-        for name, param in block.temporal_fc.named_parameters():
-            out.setdefault(prefix + 'temporal_fc.' + name,
-                           torch.zeros_like(param, device='cpu'))
-    out.setdefault('time_embed',
-                   torch.zeros_like(model.time_embed, device='cpu'))
-    model.fit_embeddings(out)
-    return out

@@ -17,8 +17,9 @@ from torch import Tensor
 
 from alpro.registry import MODELS, PROMPTERS
 from alpro.utils.checkpoint import (load_checkpoint_safely,
-                                    load_state_dict_checked, rename_old_keys)
+                                    load_state_dict_checked)
 from alpro.utils.dtypes import resolve_dtype
+from alpro.utils.renamed_keys import rename_old_keys
 from ..algorithms.base_video_text_model import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
 from .prompt_templates import PromptTemplates
