@@ -1,13 +1,9 @@
 """ALPRO's entity prompter: the frozen stage-1 model turned into a
 pseudo-labeller for prompting entity modeling (PEM)."""
-import contextlib
-import copy
 import hashlib
 import json
 import logging
-import os
-import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -15,47 +11,16 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from alpro.registry import MODELS, PROMPTERS
-from alpro.utils.checkpoint import (load_checkpoint_safely,
-                                    load_state_dict_checked)
+from alpro.registry import PROMPTERS
 from alpro.utils.dtypes import resolve_dtype
-from alpro.utils.renamed_keys import rename_old_keys
 from ..algorithms.base_video_text_model import check_vocabulary
 from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
-from .prompt_templates import PromptTemplates
+from .frozen_weights import (build_frozen_prompter, initialise_frozen_prompter,
+                             precision, precision_name, stored_dtype,
+                             vtc_temperature, weights_fingerprint)
+from .prompt_templates import PromptTemplates, TemplatesCfg, build_templates
 
 __all__ = ['EntityPrompter']
-
-TemplatesCfg = Union[dict, PromptTemplates, Sequence[str]]
-
-_TRAIN_PROMPTER_HINT = (
-    'train the prompter first: python tools/train.py '
-    'configs/alpro/pretrain_prompter_webvid.py (the demo: python '
-    'tools/train.py configs/demo/pretrain_prompter.py) and point '
-    'checkpoint= at the checkpoint it writes under work_dirs/')
-
-
-def build_templates(cfg: TemplatesCfg) -> PromptTemplates:
-    """A template set from a ``PROMPTERS`` config, an instance, or a list of
-    sentences."""
-    if isinstance(cfg, PromptTemplates):
-        return cfg
-    if isinstance(cfg, dict):
-        templates = PROMPTERS.build(cfg)
-        if not isinstance(templates, PromptTemplates):
-            raise TypeError(
-                f'{cfg!r} built a {type(templates).__name__}, not a '
-                'PromptTemplates set; name a template class such as '
-                "'AlproVideoTemplates'")
-        return templates
-    return PromptTemplates(cfg)
-
-
-def _autocast(device: torch.device):
-    """bf16 autocast on CUDA, nothing elsewhere (CPU runs in float32)."""
-    if device.type == 'cuda':
-        return torch.autocast('cuda', dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @PROMPTERS.register_module()
@@ -69,38 +34,11 @@ class EntityPrompter(BaseModule):
     random crop of each clip and the softmax of the crop-vs-entity cosine
     similarities over a temperature is the crop's soft pseudo-label.
 
-    Weights: the prompter is frozen (``requires_grad=False``) and always in
-    eval mode, whatever ``train()`` the Runner calls. Its stage-1
-    checkpoint is loaded in :meth:`init_weights`, not in ``__init__``:
-    MMEngine's ``Runner.train()`` calls ``init_weights()`` on the model
-    before training and would otherwise re-randomise it. ``Runner.val()``
-    and ``Runner.test()`` do not call ``init_weights()``; there the
-    prompter's weights come from the stage-2 checkpoint (``load_from``),
-    which holds them as parameters of the model.
-
-    Precision: by default the weights are float32 and the prompter runs
-    under bf16 autocast on CUDA (float32 elsewhere). With
-    ``weights_dtype='bfloat16'`` they are stored in bf16 (from
-    ``__init__`` on, and again after :meth:`init_weights` loads the
-    checkpoint) and the prompter runs in bf16 on every device, autocast off:
-    crops and prompts go through it in bf16, and only the scoring
-    (similarities, temperature, softmax) is float32. The VTC temperature
-    (``prompter.vtc_head``) stays float32: it is used by the scoring
-    only. :meth:`pseudo_labels` and :meth:`build_cache` follow the dtype the
-    weights are stored in when they run, so casting the model later
-    (``.float()``) is obeyed too.
-
-    Cache: :meth:`build_cache` (called by ``PromptCacheHook`` before
-    training, validation and testing) fills the non-persistent buffers
-    ``video_entity_embeds`` and ``image_entity_embeds`` ``(E, D)``. It is
-    keyed by the weights (their checkpoint file's path, size and mtime, or
-    ``'random'``, plus a fingerprint of their values), the precision the
-    prompter computes in (see above: the entity embeddings must be
-    computed in the crops' precision to be comparable with them), the
-    tokenizer, the entities and the templates, and recomputes only when one
-    of them changed. The precision is in the key on its own because the
-    fingerprint alone may not change with it (weights that are exactly
-    representable in bf16 have the same sums in both dtypes).
+    The prompter is frozen, always in eval mode, loaded in
+    :meth:`init_weights` (:mod:`.frozen_weights`); the entity embeddings
+    are cached (:meth:`build_cache`, by ``PromptCacheHook``) until the
+    weights, their precision, the tokenizer, the entities or the templates
+    change (``docs/checkpoints.md``, "The entity prompter").
 
     Args:
         prompter: a ``MODELS`` config of the stage-1 model (e.g.
@@ -108,12 +46,9 @@ class EntityPrompter(BaseModule):
             :class:`~alpro.models.algorithms.BaseVideoTextModel` with
             projections, whose ``encode_video`` / ``encode_text``
             embeddings it scores; its ``data_preprocessor`` is dropped.
-        checkpoint: the stage-1 MMEngine checkpoint (its ``state_dict``
-            holds the prompter's keys: ``backbone.*``, ``text_encoder.*``,
-            ``vision_proj.*``, ``text_proj.*``, ``vtc_head.temp``).
-            ``None`` keeps a random prompter: for tests and benchmarks only.
-        entity_file: the entity vocabulary, one entity per line (its first
-            token), most frequent first
+        checkpoint: the stage-1 MMEngine checkpoint; ``None`` keeps a
+            random prompter (tests and benchmarks only).
+        entity_file: one entity per line, most frequent first
             (``tools/data/build_entity_vocab.py`` writes it).
         tokenizer: ``dict(path=FOLDER)`` of the prompter's fast tokenizer.
         video_templates: a ``PROMPTERS`` config of the templates of video
@@ -127,22 +62,13 @@ class EntityPrompter(BaseModule):
         max_length: longest prompt, in tokens, special tokens included.
         encode_batch_size: prompts per text-encoder call when caching.
         renormalize_entities: L2-normalise each entity's mean over its
-            templates (ours, default). ``False`` keeps the plain mean of the
-            unit template embeddings, as the released code does; its norm
-            is a little under 1 and scales that entity's logits
+            templates (ours); ``False``: the plain mean, as the release
             (``docs/checkpoints.md`` has the measured effect).
         weights_dtype: how the frozen prompter's parameters and floating
-            buffers are stored: ``None`` (or ``'float32'``) keeps float32;
-            ``'bfloat16'`` stores them in bf16 (the VTC temperature
-            excepted), which halves their memory and saves, on CUDA, the
-            re-cast of every weight at every step: autocast caches the
-            bf16 copies only of leaf tensors that require grad, so a frozen
-            float32 prompter is cast anew at each call (TimeSformer-B,
-            ~121M weights: ~210 cast kernels and ~0.85 GB of memory
-            traffic per step; bf16 weights: one cast, of the crops).
-            Stage-2 checkpoints load either way: ``load_state_dict`` casts
-            each tensor to the parameter's dtype. ``torch.bfloat16`` is
-            accepted too.
+            buffers are stored: ``None`` / ``'float32'`` (run under bf16
+            autocast on CUDA) or ``'bfloat16'`` (half the memory, no re-cast
+            of the weights at each step; the VTC temperature stays
+            float32).
     """
 
     def __init__(self,
@@ -184,35 +110,10 @@ class EntityPrompter(BaseModule):
             weights_dtype, (torch.float32, torch.bfloat16),
             'EntityPrompter: weights_dtype') or torch.float32
 
-        prompter = copy.deepcopy(dict(prompter))
-        # the prompter sees tensors only; tokenising is done here, once
-        prompter.pop('data_preprocessor', None)
-        self.prompter = MODELS.build(prompter)
-        for method in ('encode_video', 'encode_text'):
-            if not callable(getattr(self.prompter, method, None)):
-                raise TypeError(
-                    f'EntityPrompter: the prompter '
-                    f'{type(self.prompter).__name__} has no {method}(); use '
-                    'a stage-1 model such as PrompterPretrainer')
-        if getattr(self.prompter, 'vision_proj', True) is None:
-            # a BaseVideoTextModel built without embed_dim: its embeddings
-            # are None
-            raise TypeError(
-                f'EntityPrompter: the prompter {type(self.prompter).__name__} '
-                'has no contrastive projections (embed_dim), so its '
-                'encode_video() / encode_text() give no embeddings to score; '
-                'use a stage-1 model such as PrompterPretrainer')
-        self.prompter.requires_grad_(False)
-        self.prompter.eval()
-        # Already here, not only in init_weights(): Runner.val() / test()
-        # do not call init_weights(), and load_from then copies the stage-2
-        # checkpoint's values into these parameters, whatever its dtype.
-        self._store_weights()
+        self.prompter = build_frozen_prompter(prompter, self.weights_dtype)
 
         self.tokenizer = load_tokenizer(**tokenizer)
-        text_encoder = getattr(self.prompter, 'text_encoder', None)
-        if hasattr(getattr(text_encoder, 'bert', None), 'config'):
-            check_vocabulary(self, text_encoder)
+        check_vocabulary(self, self.prompter.text_encoder)
 
         self.entity_file = entity_file
         self.num_entities = int(num_entities)
@@ -290,10 +191,8 @@ class EntityPrompter(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        """Load the stage-1 checkpoint into the prompter (once).
-
-        The prompter's submodules are then marked initialised, so that
-        MMEngine never re-randomises them; later calls do nothing.
+        """Load the stage-1 checkpoint into the prompter, once
+        (:func:`.frozen_weights.initialise_frozen_prompter`).
 
         Raises:
             FileNotFoundError: ``checkpoint`` does not exist.
@@ -306,148 +205,24 @@ class EntityPrompter(BaseModule):
                 logger='current',
                 level=logging.DEBUG)
             return
-        if self.checkpoint is None:
-            print_log(
-                'EntityPrompter: checkpoint=None, the prompter is RANDOM: its '
-                'pseudo-labels are noise (fine for tests and benchmarks '
-                'only). ' + _TRAIN_PROMPTER_HINT,
-                logger='current',
-                level=logging.WARNING)
-            if self.weights_dtype != torch.float32:
-                # initialised in float32 (MMEngine's initialisers need not
-                # support bf16), stored in weights_dtype below
-                self.prompter.float()
-            self.prompter.init_weights()
-            self._weights_source = 'random'
-        else:
-            # load_state_dict casts the checkpoint's tensors to the dtype of
-            # the parameters
-            self._load_checkpoint(self.checkpoint)
-        self._store_weights()
-        for module in self.prompter.modules():
-            if hasattr(module, 'init_weights'):
-                module.is_init = True
+        self._weights_source = initialise_frozen_prompter(
+            self.prompter, self.checkpoint, self.weights_dtype)
         self._is_init = True
 
-    def _store_weights(self) -> None:
-        """Store the prompter's floating parameters and buffers in
-        ``weights_dtype``; its VTC temperature stays float32 (it only
-        scales the float32 similarities). Parameters stay the same objects
-        (``requires_grad=False``)."""
-        dtype = self.weights_dtype
-        if dtype == torch.float32:
-            return
-        # child by child: a round trip of the temperature through bf16
-        # would round it (0.07 -> 0.0698)
-        for name, child in self.prompter.named_children():
-            if name != 'vtc_head':
-                child.to(dtype)
-        self.prompter._apply(
-            lambda t: t.to(dtype) if t.is_floating_point() else t,
-            recurse=False)
-
     def compute_dtype(self) -> torch.dtype:
-        """The dtype the prompter's weights are stored in now (that of its
-        first floating parameter outside ``vtc_head``): float32 (run under
-        autocast on CUDA) or e.g. bf16 (run in bf16, autocast off)."""
-        for name, param in self.prompter.named_parameters():
-            if param.is_floating_point() and not name.startswith('vtc_head.'):
-                return param.dtype
-        return torch.float32
-
-    def _precision(self, device: torch.device):
-        """``(dtype, context)``: the dtype the prompter's inputs must be
-        cast to (``None``: leave them) and the context to run it in."""
-        dtype = self.compute_dtype()
-        if dtype == torch.float32:
-            return None, _autocast(device)
-        # weights already in dtype: nothing to cast, and an outer autocast
-        # (the optim wrapper's) would only add casts to float32 and back
-        return dtype, torch.autocast(device.type, enabled=False)
-
-    def _precision_name(self, device: torch.device) -> str:
-        dtype = self.compute_dtype()
-        if dtype == torch.float32 and device.type == 'cuda':
-            return 'float32 weights, bfloat16 autocast'
-        return str(dtype)
-
-    def _load_checkpoint(self, checkpoint: str) -> None:
-        path = osp.abspath(osp.expanduser(checkpoint))
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f"prompter checkpoint '{checkpoint}' not found: "
-                f'{_TRAIN_PROMPTER_HINT}')
-        ckpt = load_checkpoint_safely(path, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
-                                                           dict) else None
-        if not isinstance(state, dict):
-            raise TypeError(f"prompter checkpoint '{checkpoint}' holds no "
-                            'state_dict; expected an MMEngine checkpoint of '
-                            'stage 1')
-        if state and all(k.startswith('module.') for k in state):
-            # a state dict saved from inside a DDP wrapper
-            state = {k[len('module.'):]: v for k, v in state.items()}
-        rename_old_keys(state)
-        expected = self.prompter.state_dict()
-        missing = [k for k in expected if k not in state]
-        if missing:
-            shown = ', '.join(missing[:10])
-            if len(missing) > 10:
-                shown += f' and {len(missing) - 10} more'
-            raise KeyError(
-                f"prompter checkpoint '{checkpoint}' lacks {len(missing)} of "
-                f'the prompter\'s keys: {shown}. Is it a stage-1 '
-                'PrompterPretrainer checkpoint with the same backbone and '
-                'text_encoder config as EntityPrompter.prompter?')
-        unexpected = sorted(set(state) - set(expected))
-        if unexpected:
-            print_log(
-                f'EntityPrompter: ignoring {len(unexpected)} keys of '
-                f'{checkpoint} that the prompter does not have: '
-                f'{", ".join(unexpected[:10])}',
-                logger='current',
-                level=logging.WARNING)
-        load_state_dict_checked(
-            self.prompter, {k: state[k]
-                            for k in expected},
-            source=f"prompter checkpoint '{checkpoint}'")
-        stat = os.stat(path)
-        self._weights_source = f'{path}|{stat.st_size}|{stat.st_mtime_ns}'
-        print_log(
-            f'EntityPrompter: loaded the prompter from {checkpoint}',
-            logger='current')
+        """The dtype the prompter's weights are stored in now."""
+        return stored_dtype(self.prompter)
 
     # --------------------------------------------------------------- cache
-    def _weights_fingerprint(self) -> List[float]:
-        """Sums of every weight of the prompter: one host sync, once per
-        :meth:`build_cache`, so that weights replaced after
-        :meth:`init_weights` (e.g. by ``load_from``) are noticed."""
-        tensors = [
-            t for t in self.prompter.state_dict().values()
-            if torch.is_floating_point(t)
-        ]
-        if not tensors:
-            return []
-        stats = torch.stack([
-            torch.stack([t.float().sum(),
-                         t.float().abs().sum()]) for t in tensors
-        ])
-        return stats.cpu().flatten().tolist()
-
     def compute_cache_key(self) -> str:
-        """The key the cache would have if built now.
-
-        Returns:
-            a hex SHA-256 of the weights' source and fingerprint, the
-            precision the prompter computes in on its device, the
-            tokenizer, ``max_length``, the renormalisation, the entities and
-            both template sets.
-        """
+        """The key the cache would have if built now: a hex SHA-256 of the
+        weights' source and fingerprint, their precision, the tokenizer,
+        ``max_length``, the renormalisation, the entities, the templates."""
         device = next(self.prompter.parameters()).device
         parts = dict(
             weights=self._weights_source,
-            fingerprint=self._weights_fingerprint(),
-            precision=self._precision_name(device),
+            fingerprint=weights_fingerprint(self.prompter),
+            precision=precision_name(self.prompter, device),
             tokenizer=[
                 getattr(self.tokenizer, 'name_or_path', ''),
                 len(self.tokenizer)
@@ -497,7 +272,7 @@ class EntityPrompter(BaseModule):
         prompts = [
             p for name in self._entity_names for p in templates.fill(name)
         ]
-        _, context = self._precision(device)
+        _, context = precision(self.prompter, device)
         chunks = []
         for start in range(0, len(prompts), self.encode_batch_size):
             encoded = self.tokenizer(
@@ -542,15 +317,7 @@ class EntityPrompter(BaseModule):
         prompter is frozen)."""
         if self.temperature is not None:
             return self.temperature
-        vtc = getattr(self.prompter, 'vtc_head', None)
-        temp = getattr(vtc, 'temp', None)
-        if temp is None:
-            raise AttributeError(
-                'EntityPrompter: the prompter has no vtc_head.temp; give '
-                'temperature= explicitly')
-        return temp.detach().float().clamp(
-            getattr(vtc, 'min_temperature', 0.001),
-            getattr(vtc, 'max_temperature', 0.5))
+        return vtc_temperature(self.prompter)
 
     @torch.no_grad()
     def pseudo_labels(
@@ -562,16 +329,10 @@ class EntityPrompter(BaseModule):
         ``probs = softmax(normalize(prompter(crop)) @ E.T / temp)``, with
         ``E`` the image templates' entity embeddings for image samples and
         the video templates' otherwise. A sample is kept when its largest
-        probability is at least ``threshold``, as in the paper. (The
-        released ALPRO code compares the arg-max INDEX of the raw
-        similarities with 0.2, which drops only the samples whose top entity
-        is entity 0; we follow the paper.)
-
-        No host sync: usable inside a training step.
-
-        Precision: the prompter embeds the crops in the dtype its weights
-        are stored in (``weights_dtype``), autocast off; with float32
-        weights, under bf16 autocast on CUDA. The scoring is float32.
+        probability is at least ``threshold``, as in the paper. No host
+        sync: usable inside a training step. The crops are embedded in the
+        prompter's precision (:func:`.frozen_weights.precision`), the
+        scoring is float32.
 
         Args:
             crop_video: ``(B, C, T, H, W)`` float, normalised like the
@@ -595,7 +356,7 @@ class EntityPrompter(BaseModule):
             raise ValueError('EntityPrompter.pseudo_labels: crop_video must '
                              'be (B, C, T, H, W), got shape '
                              f'{tuple(crop_video.shape)}')
-        dtype, context = self._precision(crop_video.device)
+        dtype, context = precision(self.prompter, crop_video.device)
         if dtype is not None:
             crop_video = crop_video.to(dtype)
         with context:

@@ -7,11 +7,14 @@ picks a set by name (``video_templates=dict(type='AlproVideoTemplates')``);
 a plugin registers its own in ``alpro.registry.PROMPTERS``.
 """
 import string
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from alpro.registry import PROMPTERS
 
-__all__ = ['PromptTemplates', 'AlproVideoTemplates', 'AlproImageTemplates']
+__all__ = [
+    'PromptTemplates', 'AlproVideoTemplates', 'AlproImageTemplates',
+    'build_templates'
+]
 
 
 def _check_template(template: str, owner: str) -> str:
@@ -143,3 +146,22 @@ class AlproImageTemplates(PromptTemplates):
         'A good picture of the {}.',
         'A good picture of one {}.',
     )
+
+
+TemplatesCfg = Union[dict, PromptTemplates, Sequence[str]]
+
+
+def build_templates(cfg: TemplatesCfg) -> PromptTemplates:
+    """A template set from a ``PROMPTERS`` config, an instance, or a list of
+    sentences."""
+    if isinstance(cfg, PromptTemplates):
+        return cfg
+    if isinstance(cfg, dict):
+        templates = PROMPTERS.build(cfg)
+        if not isinstance(templates, PromptTemplates):
+            raise TypeError(
+                f'{cfg!r} built a {type(templates).__name__}, not a '
+                'PromptTemplates set; name a template class such as '
+                "'AlproVideoTemplates'")
+        return templates
+    return PromptTemplates(cfg)

@@ -11,6 +11,7 @@ from mmengine.runner import load_checkpoint
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.models.prompters import AlproVideoTemplates, EntityPrompter
+from alpro.models.prompters.frozen_weights import weights_fingerprint
 from alpro.registry import MODELS
 from tests.test_models.test_prompters.tiny_entity_prompter import (
     EMBED_DIM, ENTITIES, build_entity_prompter, prompter_cfg,
@@ -533,11 +534,11 @@ def test_cache_is_rebuilt_when_the_dtype_changes(tokenizer_dir, entity_file,
     prompter.prompter.load_state_dict(rounded)
     assert prompter.build_cache() is True
     full_cache = prompter.video_entity_embeds.clone()
-    fingerprint = prompter._weights_fingerprint()
+    fingerprint = weights_fingerprint(prompter.prompter)
 
     prompter.to(torch.bfloat16)  # the whole module, cache buffers too
     assert prompter.compute_dtype() == torch.bfloat16
-    assert prompter._weights_fingerprint() == fingerprint
+    assert weights_fingerprint(prompter.prompter) == fingerprint
     assert prompter.compute_cache_key() != prompter.cache_key
     assert prompter.build_cache() is True
     reference = build_entity_prompter(
