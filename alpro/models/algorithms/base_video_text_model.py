@@ -5,7 +5,6 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -28,6 +27,12 @@ def check_vocabulary(data_preprocessor: nn.Module,
             f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
             f'embeds only {vocab_size}: raise vocab_size in the text encoder '
             'config or use the tokenizer it was trained with')
+
+
+def _rename_old_keys_on_load(state_dict: dict, prefix: str, *args) -> None:
+    """Load pre-hook: a checkpoint's keys under their earlier names load
+    too (:func:`~alpro.utils.renamed_keys.rename_old_keys`)."""
+    rename_old_keys(state_dict, prefix)
 
 
 class BaseVideoTextModel(BaseModel):
@@ -106,19 +111,7 @@ class BaseVideoTextModel(BaseModel):
         if embed_dim is not None:
             self.vision_proj = nn.Linear(video_width, embed_dim)
             self.text_proj = nn.Linear(width, embed_dim)
-        self._register_load_state_dict_pre_hook(self._rename_old_keys)
-
-    @staticmethod
-    def _rename_old_keys(state_dict, prefix, *args) -> None:
-        """Load pre-hook: a checkpoint's keys under their earlier names
-        (:func:`~alpro.utils.checkpoint.rename_old_keys`) load, with a
-        note of how many were renamed."""
-        renamed = rename_old_keys(state_dict, prefix)
-        if renamed:
-            print_log(
-                f'renamed {renamed} checkpoint keys to their current names '
-                '(vtc_loss.* -> vtc_head.*)',
-                logger='current')
+        self._register_load_state_dict_pre_hook(_rename_old_keys_on_load)
 
     # -- the interface ------------------------------------------------------
     def backbone_tokens(self, video: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Pairs for the fusion layers, queued by name and fused in one pass."""
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Tuple
 
 import torch
 from torch import Tensor
@@ -45,13 +45,7 @@ class FusionBatch:
         Returns:
             name -> ``(P, L + 1 + N, D)`` fusion outputs of that group.
         """
-        texts: List[Tensor] = []
-        masks: List[Tensor] = []
-        videos: List[Tensor] = []
-        for text, mask, video in self.groups.values():
-            texts.append(text)
-            masks.append(mask)
-            videos.append(video)
+        texts, masks, videos = zip(*self.groups.values())
         fused = fuse(torch.cat(videos), torch.cat(texts), torch.cat(masks))
-        sizes = [text.size(0) for text in texts]
-        return dict(zip(self.groups, fused.split(sizes)))
+        return dict(
+            zip(self.groups, fused.split([text.size(0) for text in texts])))
