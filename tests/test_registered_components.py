@@ -4,6 +4,7 @@ contract (as timm tests every model it registers). A new component must add
 its tiny case here; ``test_registered_backbones.py`` does the same for
 video backbones."""
 import csv
+import inspect
 import json
 from typing import Callable, Dict, Tuple
 
@@ -16,7 +17,9 @@ from torch import nn
 from alpro.models.text_encoders import check_text_encoder
 from alpro.registry import DATASETS, HEADS, LOSSES, PROMPTERS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
-from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
+from alpro.utils import init_random_weights
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    ENTITIES, prompter_cfg)
 from tests.test_models.test_text_encoders.test_plugin_text_encoder import \
     ENCODER as PLUGIN_TEXT_ENCODER
 from tests.tiny_components import tiny_text_encoder
@@ -139,6 +142,19 @@ def test_text_encoder_contract(name):
     assert not torch.allclose(fused[:, 0], other[:, 0])
 
 
+@pytest.mark.parametrize('name', sorted(TEXT_ENCODERS.module_dict))
+def test_text_encoder_builds_from_no_file(name, tmp_path):
+    """A ``pretrained`` folder is read in ``init_weights()``, never when
+    the encoder is built, and skipped by ``init_random_weights``."""
+    if 'pretrained' not in inspect.signature(
+            TEXT_ENCODERS.get(name)).parameters:
+        pytest.skip(f'{name} reads no weight file')
+    cfg = dict(TEXT_ENCODER_CASES[name], pretrained=str(tmp_path / 'none'))
+    init_random_weights(TEXT_ENCODERS.build(cfg))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / 'none')):
+        TEXT_ENCODERS.build(cfg).init_weights()
+
+
 @pytest.mark.parametrize('name', sorted(PROMPTERS.module_dict))
 def test_prompter_contract(name, tokenizer_dir, stage_one):
     """Templates: sentences with one ``{}`` each, filled per entity. The
@@ -153,6 +169,7 @@ def test_prompter_contract(name, tokenizer_dir, stage_one):
                 prompter=prompter_cfg(tokenizer_dir),
                 checkpoint=str(checkpoint),
                 entity_file=str(entities),
+                num_entities=len(ENTITIES),
                 tokenizer=dict(path=str(tokenizer_dir)),
                 max_length=8))
         prompter.init_weights()

@@ -5,7 +5,9 @@ from typing import Dict, List
 __all__ = ['load_entities']
 
 
-def load_entities(path: str, top_k: int = 1000) -> List[str]:
+def load_entities(path: str,
+                  top_k: int = 1000,
+                  exactly: bool = False) -> List[str]:
     """Read the entities that the prompter builds its prompts from.
 
     One entity per line, the entity being the line's first whitespace token
@@ -18,14 +20,17 @@ def load_entities(path: str, top_k: int = 1000) -> List[str]:
     Args:
         path: the entity list.
         top_k: how many entities to read at most (the paper uses 1000).
+        exactly: refuse a file with fewer than ``top_k`` entities (the
+            entity prompter's ``num_entities`` sizes the PEM head).
 
     Returns:
         list[str]: at most ``top_k`` entities, in file order.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: ``top_k < 1``, no entity in the file, or an entity that
-            occurs twice among those read (the message names both lines).
+        ValueError: ``top_k < 1``, no entity in the file, fewer than
+            ``top_k`` with ``exactly``, or an entity that occurs twice among
+            those read (the message names both lines).
     """
     if top_k < 1:
         raise ValueError(f'top_k must be at least 1, got {top_k}')
@@ -53,4 +58,10 @@ def load_entities(path: str, top_k: int = 1000) -> List[str]:
                 break
     if not entities:
         raise ValueError(f'{path}: no entity in the file (it is empty)')
+    if exactly and len(entities) < top_k:
+        raise ValueError(
+            f'{path} lists {len(entities)} entities, fewer than the {top_k} '
+            f'asked for (num_entities, the PEM head\'s size): set '
+            f'num_entities={len(entities)} or write {top_k} with '
+            f'tools/data/build_entity_vocab.py --top-k {top_k}')
     return entities

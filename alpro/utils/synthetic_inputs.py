@@ -4,56 +4,55 @@ and speed benchmarks, which need no checkpoint, tokenizer or data on disk.
 import copy
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, Iterator, List, Tuple, Union
 
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
+from alpro.models.data_preprocessors.tokenizer import LazyTokenizer
 from alpro.registry import MODELS
 from alpro.structures import VideoTextDataSample
+from .random_weights import init_random_weights
 from .setup_env import register_all_modules
 
 __all__ = [
-    'BERT_BASE_UNCASED', 'build_random_model', 'clip_shape', 'named_words',
-    'num_words', 'offline_model_cfg', 'synthetic_batch',
-    'write_synthetic_assets'
+    'build_random_model', 'clip_shape', 'named_words', 'num_words',
+    'offline_model_cfg', 'synthetic_batch', 'write_synthetic_assets'
 ]
-
-#: bert-base-uncased's architecture (its config.json), for building it
-#: without the folder.
-BERT_BASE_UNCASED = dict(
-    vocab_size=30522,
-    hidden_size=768,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    intermediate_size=3072,
-    max_position_embeddings=512,
-    type_vocab_size=2)
 
 
 def num_words(cfg: Config) -> int:
     """How many made-up words the text encoder of ``cfg`` can embed (at
     most 2000, the 5 special tokens aside)."""
-    config = cfg.model.text_encoder.get('config') or BERT_BASE_UNCASED
+    from alpro.models.text_encoders.bert_text_fusion_encoder import BERT_ARCHS
+    config = cfg.model.text_encoder.get('config') or 'bert-base-uncased'
+    if isinstance(config, str):
+        config = BERT_ARCHS[config]
     return min(2000, config.get('vocab_size', 30522) - 5)
+
+
+def _values_of(node, key: str) -> Iterator:
+    """Every value of ``key`` in the nested dicts and lists of ``node``."""
+    if isinstance(node, dict):
+        if key in node:
+            yield node[key]
+        for value in node.values():
+            yield from _values_of(value, key)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _values_of(value, key)
 
 
 def named_words(node) -> List[str]:
     """The words a model config names for its tokenizer to know: those of
     every ``order_negatives`` (``words`` and ``swap_words``), in order."""
     found: List[str] = []
-    if isinstance(node, dict):
-        order = node.get('order_negatives')
+    for order in _values_of(node, 'order_negatives'):
         if isinstance(order, dict):
             found += list(order.get('words') or [])
             pairs = order.get('swap_words') or []
             found += [word for pair in pairs for word in pair]
-        for value in node.values():
-            found += named_words(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            found += named_words(value)
     return list(dict.fromkeys(found))
 
 
@@ -71,6 +70,7 @@ def write_synthetic_assets(folder: str,
     """
     from transformers import BertTokenizerFast
     folder = Path(folder)
+    num_entities = max([num_entities, *_values_of(cfg.model, 'num_entities')])
     named = named_words(cfg.model)
     words = [f'w{i}' for i in range(num_words(cfg) - len(named))]
     vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *named, *words]
@@ -86,55 +86,49 @@ def write_synthetic_assets(folder: str,
 
 def offline_model_cfg(cfg: Config, tokenizer_dir: str,
                       entity_file: str) -> ConfigDict:
-    """A copy of ``cfg.model`` that builds from no file of the config's:
-    random weights (no ``pretrained``, prompter ``checkpoint`` or
-    ``Pretrained`` init_cfg),
-    BERT-base's architecture where only a BERT folder was named, and the
-    synthetic tokenizer and entity file of :func:`write_synthetic_assets`,
-    at every depth (the entity prompter nests a whole stage-1 model)."""
+    """A copy of ``cfg.model`` whose tokenizers (every ``tokenizer.path``)
+    and entity files (every ``entity_file``), at any depth (the entity
+    prompter nests a whole stage-1 model), are those of
+    :func:`write_synthetic_assets`. Weights need no change: a model reads
+    none when it is built, and :func:`build_random_model` initialises it
+    without them."""
 
-    def strip(node):
+    def swap(node):
         if isinstance(node, dict):
-            if node.get('pretrained'):
-                if 'Bert' in str(node.get('type')) and not node.get('config'):
-                    node['config'] = dict(BERT_BASE_UNCASED)
-                node['pretrained'] = None
-            if 'checkpoint' in node and 'Prompter' in str(node.get('type')):
-                node['checkpoint'] = None
-            init_cfg = node.get('init_cfg')
-            if isinstance(init_cfg,
-                          dict) and init_cfg.get('type') == 'Pretrained':
-                node.pop('init_cfg')
             if 'entity_file' in node:
                 node['entity_file'] = entity_file
             if isinstance(node.get('tokenizer'), dict):
                 node['tokenizer']['path'] = tokenizer_dir
             for value in node.values():
-                strip(value)
+                swap(value)
         elif isinstance(node, (list, tuple)):
             for value in node:
-                strip(value)
+                swap(value)
         return node
 
-    return strip(copy.deepcopy(cfg.model))
+    return swap(copy.deepcopy(cfg.model))
 
 
 def build_random_model(
         cfg: Config,
         device: Union[str, torch.device] = 'cpu') -> torch.nn.Module:
-    """The config's model with random weights, built from no file of the
-    config's (:func:`offline_model_cfg` over the assets of
-    :func:`write_synthetic_assets`, which are deleted after), initialised,
-    moved to ``device`` and there its entity prompter's cache built; in
-    train mode. Seed torch first for the same weights."""
+    """The config's model with random weights, from no file of the
+    config's: built over the assets of :func:`write_synthetic_assets`
+    (:func:`offline_model_cfg`, deleted after), initialised without weight
+    files (:func:`~alpro.utils.random_weights.init_random_weights`), moved
+    to ``device`` and there its entity prompter's cache built; in train
+    mode. Seed torch first for the same weights."""
     register_all_modules()
     with tempfile.TemporaryDirectory() as folder:
         with DefaultScope.overwrite_default_scope('alpro'):
             model = MODELS.build(
                 offline_model_cfg(cfg, *write_synthetic_assets(folder, cfg)))
-        model.init_weights()
+        init_random_weights(model)
         model.to(device)
         for module in model.modules():
+            for value in vars(module).values():
+                if isinstance(value, LazyTokenizer):
+                    value.loaded  # read before the folder is deleted
             if hasattr(module, 'build_cache'):
                 module.build_cache()  # the entity prompter's prompts
     return model.train()

@@ -50,6 +50,7 @@ model = dict(
         prompter={{_base_.model}},
         checkpoint=prompter_checkpoint,
         entity_file='data/demo/entities.txt',
+        num_entities=25,  # every noun of the demo captions
         tokenizer=tokenizer,
         max_length=24,
         threshold=0.2),

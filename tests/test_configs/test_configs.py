@@ -6,7 +6,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from alpro.registry import MODELS
-from alpro.utils.synthetic_inputs import BERT_BASE_UNCASED
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(
@@ -23,23 +22,23 @@ def test_config_parses(path):
         assert cfg.train_dataloader.dataset.type
 
 
-def test_prompter_config_names_missing_tokenizer_and_weights(
+def test_prompter_config_builds_from_no_file_and_names_missing_ones(
         tokenizer_dir, monkeypatch, tmp_path):
+    """Building reads no file; the weights are read in init_weights() and
+    the tokenizer at its first use, each missing one named with its path
+    and how to produce it."""
     monkeypatch.chdir(tmp_path)  # no data/pretrained here
     cfg = Config.fromfile(REPO / 'configs/alpro/pretrain_prompter_webvid.py')
+    cfg.model.backbone.arch = 'tiny'
     with DefaultScope.overwrite_default_scope('alpro'):
-        with pytest.raises(
-                FileNotFoundError, match='data/pretrained/bert-base-uncased'):
-            MODELS.build(cfg.model)
-        cfg.model.data_preprocessor.tokenizer.path = str(tokenizer_dir)
-        with pytest.raises(
-                FileNotFoundError, match='bert-base-uncased.*save_pretrained'):
-            MODELS.build(cfg.model)
-        cfg.model.text_encoder.pretrained = None
-        cfg.model.text_encoder.config = dict(
-            BERT_BASE_UNCASED, num_hidden_layers=6)
-        cfg.model.backbone.arch = 'tiny'
         model = MODELS.build(cfg.model)
-        with pytest.raises(
-                FileNotFoundError, match='vit_base_patch16_224.safetensors'):
-            model.init_weights()
+    with pytest.raises(
+            FileNotFoundError, match='data/pretrained/bert-base-uncased'):
+        model.data_preprocessor.tokenize(['a caption'])
+    with pytest.raises(
+            FileNotFoundError, match='vit_base_patch16_224.safetensors'):
+        model.init_weights()
+    model.backbone.pretrained = None
+    with pytest.raises(
+            FileNotFoundError, match='bert-base-uncased.*save_pretrained'):
+        model.init_weights()

@@ -48,13 +48,17 @@ def stage_two(stage_one, tmp_path_factory):
     """configs/demo/pretrain.py trained 2 epochs: its work directory and the
     tail of its output."""
     work_dir = tmp_path_factory.mktemp('pretrain')
+    # the small corpus may name fewer entities than the full demo's
+    entities = (stage_one / 'data/demo/entities.txt').read_text().split('\n')
+    num_entities = sum(bool(line.strip()) for line in entities)
     output = run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
         str(REPO / 'configs/demo/pretrain.py'), '--work-dir',
         str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=2', 'default_hooks.logger.interval=1',
-        'custom_hooks.1.interval=2'
+        'custom_hooks.1.interval=2',
+        f'model.prompter.num_entities={num_entities}'
     ], stage_one)
     return work_dir, output[-2000:]
 

@@ -3,10 +3,11 @@ offline model config they build from."""
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 
-from alpro.utils.synthetic_inputs import (BERT_BASE_UNCASED, offline_model_cfg,
-                                          synthetic_batch)
+from alpro.utils.synthetic_inputs import (build_random_model,
+                                          offline_model_cfg, synthetic_batch)
 from tests.tool_modules import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,22 +25,42 @@ def walk(node):
             yield from walk(value)
 
 
-def test_offline_cfg_needs_no_file_at_any_depth():
+def test_offline_cfg_swaps_tokenizers_and_entity_files_at_any_depth():
     cfg = Config.fromfile(REPO / 'configs/alpro/pretrain_webvid.py')
     model = offline_model_cfg(cfg, '/tmp/tok', '/tmp/entities.txt')
     nodes = list(walk(model.to_dict()))
-    assert not any(n.get('pretrained') for n in nodes)
-    assert model.prompter.checkpoint is None
     assert model.prompter.entity_file == '/tmp/entities.txt'
     tokenizers = [n['tokenizer']['path'] for n in nodes if 'tokenizer' in n]
     assert len(tokenizers) == 3 and set(tokenizers) == {'/tmp/tok'}
-    assert model.text_encoder.config == BERT_BASE_UNCASED
-    assert model.prompter.prompter.text_encoder.config == BERT_BASE_UNCASED
-    demo = offline_model_cfg(
-        Config.fromfile(REPO / 'configs/demo/pretrain.py'), 't', 'e')
-    assert 'init_cfg' not in demo.text_encoder  # a Pretrained init
-    # the config itself is left alone
+    # weights are left to init_random_weights; the config itself is kept
+    assert model.text_encoder.pretrained == cfg.model.text_encoder.pretrained
     assert cfg.model.prompter.checkpoint.endswith('epoch_10.pth')
+
+
+def test_random_model_reads_no_weight_file(tmp_path, monkeypatch):
+    """The paper's stage-2 config names BERT-base, an ImageNet ViT and a
+    stage-1 checkpoint, none of them here: its model builds and initialises
+    from no file (its encoders at tiny size, to stay fast)."""
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(REPO / 'configs/alpro/pretrain_webvid.py')
+    tiny = dict(
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=64)
+    for model in (cfg.model, cfg.model.prompter.prompter):
+        model.backbone.arch = 'tiny'
+        model.text_encoder.config = tiny
+        model.text_encoder.fusion_layer = 1
+    cfg.model.prompter.num_entities = 40
+    torch.manual_seed(0)
+    model = build_random_model(cfg)
+    assert model.prompter.num_classes == 40
+    assert model.pem_head.num_entities == 40
+    # the config's pretrained paths are still there, and unread
+    assert model.text_encoder.pretrained.endswith('bert-base-uncased')
+    assert model.backbone.pretrained.endswith('.safetensors')
+    assert model.prompter._weights_source == 'random'
 
 
 def test_synthetic_batch_fills_max_length():

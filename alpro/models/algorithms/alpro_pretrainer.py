@@ -128,7 +128,7 @@ class AlproPretrainer(BaseVideoTextModel):
                 dict(
                     pem_head,
                     in_dims=width,
-                    num_entities=len(self.prompter.entity_names)))
+                    num_entities=self.prompter.num_classes))
 
     # -- the tasks ----------------------------------------------------------
     def true_matches(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:

@@ -17,16 +17,23 @@ from alpro.utils.renamed_keys import rename_old_keys
 __all__ = ['BaseVideoTextModel', 'check_vocabulary']
 
 
-def check_vocabulary(data_preprocessor: nn.Module,
-                     text_encoder: nn.Module) -> None:
-    """Refuse a tokenizer with more ids than the text encoder embeds."""
-    tokenizer = getattr(data_preprocessor, 'tokenizer', None)
+def check_vocabulary(tokenizer, text_encoder: nn.Module) -> None:
+    """Refuse a tokenizer with more ids than the text encoder embeds, when
+    a :class:`~alpro.models.data_preprocessors.LazyTokenizer` is read (at
+    once for a tokenizer object; nothing for ``None``)."""
     vocab_size = text_encoder.vocab_size
-    if tokenizer is not None and len(tokenizer) > vocab_size:
-        raise ValueError(
-            f'the tokenizer has {len(tokenizer)} tokens but the text encoder '
-            f'embeds only {vocab_size}: raise vocab_size in the text encoder '
-            'config or use the tokenizer it was trained with')
+
+    def check(loaded) -> None:
+        if len(loaded) > vocab_size:
+            raise ValueError(
+                f'the tokenizer has {len(loaded)} tokens but the text encoder '
+                f'embeds only {vocab_size}: raise vocab_size in the text '
+                'encoder config or use the tokenizer it was trained with')
+
+    if hasattr(tokenizer, 'add_check'):
+        tokenizer.add_check(check)
+    elif tokenizer is not None:
+        check(tokenizer)
 
 
 def _rename_old_keys_on_load(state_dict: dict, prefix: str, *args) -> None:
@@ -100,7 +107,9 @@ class BaseVideoTextModel(BaseModel):
         check_video_backbone(self.backbone, where=type(self).__name__)
         self.text_encoder = TEXT_ENCODERS.build(text_encoder)
         check_text_encoder(self.text_encoder, where=type(self).__name__)
-        check_vocabulary(self.data_preprocessor, self.text_encoder)
+        check_vocabulary(
+            getattr(self.data_preprocessor, 'tokenizer', None),
+            self.text_encoder)
         video_width = self.backbone.embed_dims
         width = self.text_encoder.hidden_size
         self.video_to_text = None

@@ -12,6 +12,7 @@ from timm.models import clean_state_dict
 
 from alpro.registry import BACKBONES
 from alpro.utils.checkpoint import load_state_dict_checked
+from alpro.utils.random_weights import reads_weight_files
 from .vit_checkpoint import check_pretrained_file, load_state_dict_file
 
 __all__ = ['FrameViT']
@@ -113,7 +114,7 @@ class FrameViT(BaseModule):
                 logger='current',
                 level=logging.DEBUG)
             return
-        if self.pretrained:
+        if self.pretrained and reads_weight_files():
             self._load_pretrained(self.pretrained)
         elif hasattr(self.model, 'init_weights'):
             self.model.init_weights()

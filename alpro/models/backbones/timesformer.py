@@ -14,6 +14,7 @@ from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import BACKBONES
 from alpro.utils.checkpoint import load_state_dict_checked
+from alpro.utils.random_weights import reads_weight_files
 from .divided_space_time_block import DividedSpaceTimeBlock
 from .timesformer_weights import (resample_pos_embed, resample_time_embed,
                                   vit_to_timesformer)
@@ -242,7 +243,7 @@ class TimeSformer(BaseModule):
                 level=logging.DEBUG)
             return
         self._random_init()
-        if self.pretrained:
+        if self.pretrained and reads_weight_files():
             self._load_pretrained(self.pretrained)
         if self.init_cfg:
             initialize(self, self.init_cfg)

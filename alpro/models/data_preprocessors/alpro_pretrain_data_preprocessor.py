@@ -166,24 +166,27 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
         self.mlm_probability = float(mlm_probability)
         self.pem = None if pem is None else self._check_pem(pem)
 
-        special = sorted(set(self.tokenizer.all_special_ids))
-        vocab_size = len(self.tokenizer)
-        ordinary = sorted(set(range(vocab_size)) - set(special))
-        if self.mlm_probability > 0 and (not ordinary or
-                                         self.tokenizer.mask_token_id is None):
+        # from the tokenizer, when it is read (the first batch)
+        self.register_buffer('special_ids', None, persistent=False)
+        self.register_buffer('ordinary_ids', None, persistent=False)
+        self.tokenizer.add_check(self._read_token_ids)
+
+    def _read_token_ids(self, tokenizer) -> None:
+        """Keep the special and the ordinary token ids of ``tokenizer`` (on
+        the module's device, so that masking stays there); refuse it for
+        MLM without a [MASK] token or an ordinary token."""
+        special = sorted(set(tokenizer.all_special_ids))
+        ordinary = sorted(set(range(len(tokenizer))) - set(special))
+        if self.mlm_probability > 0 and (not ordinary
+                                         or tokenizer.mask_token_id is None):
             raise ValueError(
                 'AlproPretrainDataPreprocessor: MLM needs a tokenizer with a '
                 '[MASK] token and at least one non-special token; set '
                 'mlm_probability=0 to disable MLM')
-        # on the device with the module, so that masking stays there
-        self.register_buffer(
-            'special_ids',
-            torch.tensor(special, dtype=torch.long),
-            persistent=False)
-        self.register_buffer(
-            'ordinary_ids',
-            torch.tensor(ordinary, dtype=torch.long),
-            persistent=False)
+        self.special_ids = torch.tensor(
+            special, dtype=torch.long, device=self.device)
+        self.ordinary_ids = torch.tensor(
+            ordinary, dtype=torch.long, device=self.device)
 
     @property
     def input_keys(self) -> Tuple[str, ...]:
@@ -239,6 +242,7 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
             chosen and -100 elsewhere.
         """
         device = text_ids.device
+        mask_token_id = self.tokenizer.mask_token_id  # reads the tokenizer
         eligible = text_mask.bool() & ~torch.isin(text_ids, self.special_ids)
         chosen = eligible & (
             torch.rand(text_ids.shape, device=device) < self.mlm_probability)
@@ -248,7 +252,7 @@ class AlproPretrainDataPreprocessor(VideoTextDataPreprocessor):
         to_random = chosen & (how >= 0.8) & (how < 0.9)
         random_ids = self.ordinary_ids[torch.randint(
             len(self.ordinary_ids), text_ids.shape, device=device)]
-        mlm_ids = torch.where(to_mask, self.tokenizer.mask_token_id, text_ids)
+        mlm_ids = torch.where(to_mask, mask_token_id, text_ids)
         mlm_ids = torch.where(to_random, random_ids, mlm_ids)
         labels = torch.where(chosen, text_ids, IGNORE_INDEX)
         return mlm_ids, labels

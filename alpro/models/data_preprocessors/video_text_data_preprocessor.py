@@ -1,43 +1,17 @@
 """Batches of clips and captions to model inputs, on the model's device."""
-import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseDataPreprocessor
 
 from alpro.registry import MODELS
+from .tokenizer import LazyTokenizer
 
-__all__ = [
-    'VideoTextDataPreprocessor', 'load_tokenizer', 'CLIP_MEAN', 'CLIP_STD'
-]
+__all__ = ['VideoTextDataPreprocessor', 'CLIP_MEAN', 'CLIP_STD']
 
 # ALPRO normalises with CLIP's statistics, in the 0-255 range.
 CLIP_MEAN = (122.770938, 116.7460125, 104.09373615)
 CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
-
-
-def load_tokenizer(path: str):
-    """Load a Hugging Face *fast* tokenizer from a local folder, offline.
-
-    Args:
-        path: a folder written by ``save_pretrained`` (e.g. BERT-base
-            uncased's, or the demo corpus's ``data/demo/tokenizer``).
-
-    Returns:
-        transformers.PreTrainedTokenizerFast
-    """
-    from transformers import AutoTokenizer
-    if not osp.isdir(path):
-        raise FileNotFoundError(
-            f"tokenizer folder '{path}' not found. For the demo corpus run "
-            '`python tools/data/make_demo_data.py --out data/demo`; for '
-            'BERT, save bert-base-uncased\'s tokenizer there with '
-            '`AutoTokenizer.from_pretrained("bert-base-uncased")'
-            f'.save_pretrained("{path}")` on a machine with network access.')
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    if not tokenizer.is_fast:
-        raise TypeError(f"tokenizer in '{path}' is not a fast tokenizer")
-    return tokenizer
 
 
 def video_groups(samples: Sequence) -> Optional[torch.Tensor]:
@@ -71,7 +45,8 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
     Args:
         mean: per-channel mean, 0-255 scale (CLIP's by default, as ALPRO).
         std: per-channel std, 0-255 scale.
-        tokenizer: ``dict(path=FOLDER)`` of a local fast tokenizer.
+        tokenizer: ``dict(path=FOLDER)`` of a local fast tokenizer, read at
+            the first batch (:class:`.tokenizer.LazyTokenizer`).
         max_length: longest token sequence, special tokens included.
         padding: ``'max_length'`` (fixed shapes, as ALPRO) or ``'longest'``.
     """
@@ -83,7 +58,7 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
                  max_length: int = 40,
                  padding: str = 'max_length') -> None:
         super().__init__()
-        self.tokenizer = load_tokenizer(**tokenizer)
+        self.tokenizer = LazyTokenizer(**tokenizer)
         self.max_length = max_length
         self.padding = padding
         shape = (1, len(mean), 1, 1, 1)

@@ -13,8 +13,9 @@ from torch import Tensor
 
 from alpro.registry import PROMPTERS
 from alpro.utils.dtypes import resolve_dtype
+from alpro.utils.random_weights import reads_weight_files
 from ..algorithms.base_video_text_model import check_vocabulary
-from ..data_preprocessors.video_text_data_preprocessor import load_tokenizer
+from ..data_preprocessors.tokenizer import LazyTokenizer
 from .frozen_weights import (build_frozen_prompter, initialise_frozen_prompter,
                              precision, precision_name, stored_dtype,
                              vtc_temperature, weights_fingerprint)
@@ -54,7 +55,8 @@ class EntityPrompter(BaseModule):
         video_templates: a ``PROMPTERS`` config of the templates of video
             samples (a :class:`PromptTemplates`).
         image_templates: the templates of image samples (CC-3M).
-        num_entities: how many entities to read from ``entity_file``.
+        num_entities: E, how many entities to read from ``entity_file``
+            (its first E; it must list at least E): the PEM head's size.
         threshold: a pseudo-label is kept when its largest probability is at
             least this (0.2 in the paper).
         temperature: the softmax temperature; ``None`` takes the
@@ -112,13 +114,13 @@ class EntityPrompter(BaseModule):
 
         self.prompter = build_frozen_prompter(prompter, self.weights_dtype)
 
-        self.tokenizer = load_tokenizer(**tokenizer)
-        check_vocabulary(self, self.prompter.text_encoder)
+        self.tokenizer = LazyTokenizer(**tokenizer)
+        check_vocabulary(self.tokenizer, self.prompter.text_encoder)
 
         self.entity_file = entity_file
         self.num_entities = int(num_entities)
-        self._entity_names: Tuple[str, ...] = self._read_entities(
-            entity_file, self.num_entities)
+        # read when first needed (build_cache), like the tokenizer
+        self._entity_names: Optional[Tuple[str, ...]] = None
         self._video_templates = build_templates(video_templates)
         self._image_templates = build_templates(image_templates)
 
@@ -132,21 +134,24 @@ class EntityPrompter(BaseModule):
         self._weights_source = 'random'
 
     # ------------------------------------------------------------ entities
-    @staticmethod
-    def _read_entities(entity_file: str, num_entities: int) -> Tuple[str, ...]:
-        # imported here: alpro.datasets pulls in the video decoders
-        from alpro.datasets.entity_vocab import load_entities
-        return tuple(load_entities(entity_file, num_entities))
-
     @property
     def entity_names(self) -> List[str]:
-        """The entities, in the order of the embeddings' rows."""
+        """The entities, in the order of the embeddings' rows (read from
+        ``entity_file`` now if they were not yet)."""
+        if self._entity_names is None:
+            self._entity_names = self._read_entities(self.entity_file)
         return list(self._entity_names)
+
+    def _read_entities(self, entity_file: str) -> Tuple[str, ...]:
+        # imported here: alpro.datasets pulls in the video decoders
+        from alpro.datasets.entity_vocab import load_entities
+        return tuple(
+            load_entities(entity_file, self.num_entities, exactly=True))
 
     @property
     def num_classes(self) -> int:
-        """``E``, the number of entities."""
-        return len(self._entity_names)
+        """``E``, the number of entities (``num_entities``)."""
+        return self.num_entities
 
     @property
     def video_templates(self) -> PromptTemplates:
@@ -156,19 +161,10 @@ class EntityPrompter(BaseModule):
     def image_templates(self) -> PromptTemplates:
         return self._image_templates
 
-    def set_entities(self,
-                     entity_file: str,
-                     num_entities: Optional[int] = None) -> None:
-        """Read another entity vocabulary; drops the cache.
-
-        Args:
-            entity_file: one entity per line.
-            num_entities: how many to read (default: as before).
-        """
-        if num_entities is not None:
-            self.num_entities = int(num_entities)
-        self._entity_names = self._read_entities(entity_file,
-                                                 self.num_entities)
+    def set_entities(self, entity_file: str) -> None:
+        """Read another entity file (``num_entities`` of it, the PEM head's
+        size); drops the cache."""
+        self._entity_names = self._read_entities(entity_file)
         self.entity_file = entity_file
         self.clear_cache()
 
@@ -205,8 +201,9 @@ class EntityPrompter(BaseModule):
                 logger='current',
                 level=logging.DEBUG)
             return
+        checkpoint = self.checkpoint if reads_weight_files() else None
         self._weights_source = initialise_frozen_prompter(
-            self.prompter, self.checkpoint, self.weights_dtype)
+            self.prompter, checkpoint, self.weights_dtype)
         self._is_init = True
 
     def compute_dtype(self) -> torch.dtype:
@@ -229,7 +226,7 @@ class EntityPrompter(BaseModule):
             ],
             max_length=self.max_length,
             renormalize=self.renormalize_entities,
-            entities=list(self._entity_names),
+            entities=self.entity_names,
             video_templates=list(self._video_templates.templates),
             image_templates=list(self._image_templates.templates))
         blob = json.dumps(parts, sort_keys=True).encode()
@@ -270,7 +267,7 @@ class EntityPrompter(BaseModule):
         """
         device = next(self.prompter.parameters()).device
         prompts = [
-            p for name in self._entity_names for p in templates.fill(name)
+            p for name in self.entity_names for p in templates.fill(name)
         ]
         _, context = precision(self.prompter, device)
         chunks = []
@@ -393,4 +390,5 @@ class EntityPrompter(BaseModule):
         """
         k = min(int(k), probs.size(-1))
         index = probs.detach().topk(k, dim=-1).indices.cpu().tolist()
-        return [[self._entity_names[i] for i in row] for row in index]
+        names = self.entity_names
+        return [[names[i] for i in row] for row in index]

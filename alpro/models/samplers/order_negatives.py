@@ -27,8 +27,8 @@ class OrderNegatives(nn.Module):
     The model uses each where ``vtc`` / ``vtm`` say: an extra logit of the
     query against its negative in VTC, an extra unmatched pair in VTM.
     Words are token ids, so every word must be one known token of the
-    tokenizer; WordPiece continuations follow (``left ##s`` swaps to
-    ``right ##s``).
+    tokenizer (checked when the tokenizer is first used); WordPiece
+    continuations follow (``left ##s`` swaps to ``right ##s``).
 
     Args:
         tokenizer: the model's tokenizer (the data preprocessor's; the model
@@ -61,19 +61,51 @@ class OrderNegatives(nn.Module):
         if (words is not None or swap_words) and tokenizer is None:
             raise ValueError('OrderNegatives: words and swap_words need the '
                              "data preprocessor's tokenizer")
-        if words is not None:
-            ids = [self._token_id(tokenizer, word) for word in words]
-            self.register_buffer(
-                'direction_ids', torch.tensor(ids), persistent=False)
-        if swap_words:
-            table = torch.arange(len(tokenizer))
-            for pair in swap_words:
-                if len(pair) != 2:
-                    raise ValueError('OrderNegatives: swap_words are pairs '
-                                     f'of opposite words, got {pair!r}')
-                first, second = (self._token_id(tokenizer, w) for w in pair)
-                table[first], table[second] = second, first
-            self.register_buffer('swap_table', table, persistent=False)
+        for pair in swap_words or ():
+            if len(pair) != 2:
+                raise ValueError('OrderNegatives: swap_words are pairs '
+                                 f'of opposite words, got {pair!r}')
+        self.words = None if words is None else list(words)
+        self.swap_words = [tuple(pair) for pair in swap_words or ()]
+        swapped = [word for pair in self.swap_words for word in pair]
+        if len(set(swapped)) != len(swapped):
+            raise ValueError('OrderNegatives: a word is in two swap_words '
+                             f'pairs: {self.swap_words}')
+        self.tokenizer = tokenizer
+        # token ids, filled in when the tokenizer is read (the first batch:
+        # a LazyTokenizer runs the check then, outside any compiled step)
+        self.register_buffer(
+            'direction_ids',
+            torch.zeros(len(self.words or ()), dtype=torch.long),
+            persistent=False)
+        self.register_buffer(
+            'swap_pairs',
+            torch.zeros(len(self.swap_words), 2, dtype=torch.long),
+            persistent=False)
+        self.token_ids_read = False
+        if self.words is not None or self.swap_words:
+            if hasattr(tokenizer, 'add_check'):
+                tokenizer.add_check(self._read_token_ids)
+            else:
+                self._read_token_ids(tokenizer)
+
+    @torch.no_grad()
+    def _read_token_ids(self, tokenizer) -> None:
+        """Fill ``direction_ids`` ``(W,)`` and ``swap_pairs`` ``(P, 2)``
+        with the token ids of the words."""
+        if self.words is not None:
+            self.direction_ids.copy_(
+                torch.tensor(
+                    [self._token_id(tokenizer, w) for w in self.words]))
+        if self.swap_words:
+            self.swap_pairs.copy_(
+                torch.tensor([[self._token_id(tokenizer, w) for w in pair]
+                              for pair in self.swap_words]))
+        self.token_ids_read = True
+
+    def _ensure_token_ids(self) -> None:
+        if not self.token_ids_read:
+            self.tokenizer.loaded  # reading it runs _read_token_ids
 
     @staticmethod
     def _token_id(tokenizer, word: str) -> int:
@@ -93,6 +125,7 @@ class OrderNegatives(nn.Module):
             valid = torch.ones(
                 text_ids.size(0), dtype=torch.bool, device=text_ids.device)
         else:
+            self._ensure_token_ids()
             valid = torch.isin(text_ids, self.direction_ids).any(1)
         if is_image is not None:
             valid = valid & ~is_image
@@ -101,7 +134,14 @@ class OrderNegatives(nn.Module):
     def swap(self, text_ids: Tensor) -> Tuple[Tensor, Tensor]:
         """The captions ``(B, L)`` with their direction words swapped, and
         ``(B,)`` bool: the caption had one (its swapped copy differs)."""
-        swapped = self.swap_table[text_ids]
+        self._ensure_token_ids()
+        first, second = self.swap_pairs.unbind(1)  # (P,)
+        is_first = text_ids.unsqueeze(-1) == first  # (B, L, P)
+        is_second = text_ids.unsqueeze(-1) == second
+        swapped = torch.where(
+            is_first.any(-1), (is_first * second).sum(-1), text_ids)
+        swapped = torch.where(
+            is_second.any(-1), (is_second * first).sum(-1), swapped)
         return swapped, (swapped != text_ids).any(1)
 
     def vtc_logits(

@@ -6,7 +6,7 @@ concatenation ``[text tokens ; video tokens]`` under a joint padding mask.
 """
 import logging
 import os.path as osp
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from mmengine.logging import print_log
@@ -16,8 +16,9 @@ from torch.utils.checkpoint import checkpoint
 
 from alpro.registry import TEXT_ENCODERS
 from alpro.utils.checkpoint import load_state_dict_checked
+from alpro.utils.random_weights import reads_weight_files
 
-__all__ = ['BertTextFusionEncoder']
+__all__ = ['BERT_ARCHS', 'BertTextFusionEncoder']
 
 # The only attention implementation we build with: it runs on CPU and
 # CUDA, and takes the boolean masks made by ``create_bidirectional_mask``.
@@ -34,6 +35,52 @@ def _missing_pretrained_message(path: str) -> str:
             f'.save_pretrained("{path}")`, then copy the folder here.')
 
 
+#: BERT architectures by name, as their ``config.json`` gives them.
+BERT_ARCHS = {
+    'bert-base-uncased':
+    dict(
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        type_vocab_size=2)
+}
+
+#: what a pretrained folder's ``config.json`` must agree on with ``config``
+ARCHITECTURE_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers',
+                     'num_attention_heads', 'intermediate_size', 'hidden_act',
+                     'max_position_embeddings', 'type_vocab_size',
+                     'layer_norm_eps', 'pad_token_id', 'hidden_dropout_prob',
+                     'attention_probs_dropout_prob')
+
+
+def _bert_config(config: Union[str, dict]):
+    """A ``transformers.BertConfig`` of a :data:`BERT_ARCHS` name or of
+    keyword arguments (BertConfig's defaults for the others); refused for a
+    decoder, cross-attention or another attention implementation."""
+    from transformers import BertConfig
+    if isinstance(config, str):
+        if config not in BERT_ARCHS:
+            raise ValueError(f'BertTextFusionEncoder: unknown config '
+                             f'{config!r}; use one of {sorted(BERT_ARCHS)} '
+                             'or a dict of BertConfig keyword arguments')
+        config = BERT_ARCHS[config]
+    kwargs = dict(config)
+    for key in ('is_decoder', 'add_cross_attention'):
+        if kwargs.get(key):
+            raise ValueError(
+                f'config.{key}=True is not supported: ALPRO encodes and fuses '
+                'bidirectionally, by self-attention only (a decoder is '
+                'causal in transformers 5)')
+    attn = kwargs.pop('attn_implementation', _ATTN_IMPLEMENTATION)
+    if attn != _ATTN_IMPLEMENTATION:
+        raise ValueError(f'config.attn_implementation={attn!r}: only '
+                         f"'{_ATTN_IMPLEMENTATION}' is supported")
+    return BertConfig(**kwargs, attn_implementation=_ATTN_IMPLEMENTATION)
+
+
 @TEXT_ENCODERS.register_module()
 class BertTextFusionEncoder(BaseModule):
     """BERT split into a text encoder and a multimodal fusion encoder, on
@@ -44,17 +91,18 @@ class BertTextFusionEncoder(BaseModule):
     bidirectional self-attention over ``[text ; video]`` (:meth:`fuse`), as
     in ALPRO (no cross-attention layers).
 
-    The architecture comes from ``pretrained``'s ``config.json`` or from
-    ``config``; pretrained *weights* are loaded in :meth:`init_weights`,
-    because MMEngine's Runner calls ``init_weights()`` on every child after
-    construction.
+    The architecture comes from ``config``; building reads no file. The
+    weights of ``pretrained`` are read in :meth:`init_weights` (MMEngine's
+    Runner calls it on every child after construction), after its
+    ``config.json`` is checked against ``config``.
 
     Args:
         pretrained: a local Hugging Face folder (``config.json`` and
-            weights), e.g. ``data/pretrained/bert-base-uncased``.
-        config: ``transformers.BertConfig`` keyword arguments, to build a
-            randomly initialised model. Exactly one of ``pretrained`` and
-            ``config`` must be given.
+            weights), e.g. ``data/pretrained/bert-base-uncased``; ``None``
+            keeps the random weights.
+        config: the architecture: a name of :data:`BERT_ARCHS` or
+            ``transformers.BertConfig`` keyword arguments (its defaults, i.e.
+            BERT-base's, for the others).
         fusion_layer: index of the first fusion layer, in
             ``(0, num_hidden_layers]``. ALPRO uses 6 of BERT-base's 12.
         text_only: build only the text layers (the stage-1 prompter needs no
@@ -87,55 +135,21 @@ class BertTextFusionEncoder(BaseModule):
 
     def __init__(self,
                  pretrained: Optional[str] = None,
-                 config: Optional[dict] = None,
+                 config: Union[str, dict] = 'bert-base-uncased',
                  fusion_layer: int = 6,
                  text_only: bool = False,
                  with_cp: bool = False,
                  fusion_from_text_layers: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        from transformers import BertConfig, BertModel
+        from transformers import BertModel
 
-        if (pretrained is None) == (config is None):
-            raise ValueError(
-                'BertTextFusionEncoder needs exactly one of `pretrained` (a '
-                'local Hugging Face folder) and `config` (BertConfig keyword '
-                f'arguments); got pretrained={pretrained!r}, config={config!r}'
-            )
-        if pretrained is not None:
-            if not osp.isfile(osp.join(pretrained, 'config.json')):
-                raise FileNotFoundError(
-                    _missing_pretrained_message(pretrained))
-            bert_config = BertConfig.from_pretrained(
-                pretrained,
-                local_files_only=True,
-                attn_implementation=_ATTN_IMPLEMENTATION)
-            if bert_config.is_decoder or bert_config.add_cross_attention:
-                # A decoder's self-attention is causal in transformers 5; the
-                # weights are still BERT's, so build it as an encoder.
-                print_log(
-                    f"'{pretrained}/config.json' sets is_decoder or "
-                    'add_cross_attention; building a bidirectional encoder '
-                    'without cross-attention instead',
-                    logger='current',
-                    level=logging.WARNING)
-                bert_config.is_decoder = False
-                bert_config.add_cross_attention = False
-        else:
-            kwargs = dict(config)
-            for key in ('is_decoder', 'add_cross_attention'):
-                if kwargs.get(key):
-                    raise ValueError(
-                        f'config.{key}=True is not supported: ALPRO encodes '
-                        'and fuses bidirectionally, by self-attention only '
-                        '(a decoder is causal in transformers 5)')
-            attn = kwargs.pop('attn_implementation', _ATTN_IMPLEMENTATION)
-            if attn != _ATTN_IMPLEMENTATION:
-                raise ValueError(f"config.attn_implementation={attn!r}: only "
-                                 f"'{_ATTN_IMPLEMENTATION}' is supported")
-            bert_config = BertConfig(
-                **kwargs, attn_implementation=_ATTN_IMPLEMENTATION)
-
+        bert_config = _bert_config(config)
+        #: the architecture's values that a pretrained folder must share
+        self.architecture = {
+            key: getattr(bert_config, key)
+            for key in ARCHITECTURE_KEYS
+        }
         num_layers = bert_config.num_hidden_layers
         if not 0 < fusion_layer <= num_layers:
             raise ValueError(
@@ -186,7 +200,7 @@ class BertTextFusionEncoder(BaseModule):
         Safe to call more than once: the weights end as the pretrained ones.
         """
         super().init_weights()
-        if self.pretrained is not None:
+        if self.pretrained is not None and reads_weight_files():
             self._load_pretrained()
         if self.fusion_from_text_layers:
             self._copy_text_layers_to_fusion()
@@ -202,11 +216,37 @@ class BertTextFusionEncoder(BaseModule):
             f'copies of text layers 0-{self.num_fusion_layers - 1}',
             logger='current')
 
+    def _check_architecture(self, path: str) -> None:
+        """Refuse a folder whose ``config.json`` differs from ``config`` in
+        one of :data:`ARCHITECTURE_KEYS` (the message names each)."""
+        from transformers import BertConfig
+        saved = BertConfig.from_pretrained(path, local_files_only=True)
+        differ = [
+            f'{key}: config {value!r}, folder {getattr(saved, key, None)!r}'
+            for key, value in self.architecture.items()
+            if getattr(saved, key, None) != value
+        ]
+        if differ:
+            raise ValueError(
+                f"BertTextFusionEncoder: '{path}/config.json' is another "
+                f'architecture than config= ({"; ".join(differ)}); give its '
+                'values in config=')
+        if saved.is_decoder or saved.add_cross_attention:
+            # A decoder's self-attention is causal in transformers 5; the
+            # weights are still BERT's, loaded into this encoder.
+            print_log(
+                f"'{path}/config.json' sets is_decoder or "
+                'add_cross_attention; its weights are loaded into a '
+                'bidirectional encoder without cross-attention',
+                logger='current',
+                level=logging.WARNING)
+
     def _load_pretrained(self) -> None:
         from transformers import BertModel
         path = self.pretrained
-        if not osp.isdir(path):
+        if not osp.isfile(osp.join(path, 'config.json')):
             raise FileNotFoundError(_missing_pretrained_message(path))
+        self._check_architecture(path)
         # from_pretrained handles the checkpoint formats and key names of
         # the hub's BERT (``bert.`` prefix, sharded or .bin files).
         source = BertModel.from_pretrained(

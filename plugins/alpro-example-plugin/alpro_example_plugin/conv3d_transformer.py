@@ -13,6 +13,7 @@ from timm.models.vision_transformer import Block
 
 from alpro.models.backbones.vit_checkpoint import load_state_dict_file
 from alpro.registry import BACKBONES
+from alpro.utils import reads_weight_files
 
 __all__ = ['Conv3dTransformer']
 
@@ -114,11 +115,13 @@ class Conv3dTransformer(BaseModule):
                 module.reset_parameters()
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` if set, else initialise randomly; once."""
+        """Load ``pretrained`` if set (and files are read: not under
+        ``alpro.utils.init_random_weights``), else initialise randomly;
+        once."""
         if self._is_init:
             return
         self._random_init()
-        if self.pretrained:
+        if self.pretrained and reads_weight_files():
             state_dict = load_state_dict_file(
                 self.pretrained,
                 hint='save `Conv3dTransformer(...).state_dict()` there')

@@ -10,7 +10,8 @@ from mmengine.optim import OptimWrapper
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.registry import MODELS
-from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    ENTITIES, prompter_cfg)
 from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
                                    tiny_preprocessor, tiny_text_encoder)
 
@@ -40,6 +41,7 @@ def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
                 prompter=prompter_cfg(tokenizer_dir),
                 checkpoint=str(checkpoint),
                 entity_file=str(entities),
+                num_entities=len(ENTITIES),
                 tokenizer=dict(path=str(tokenizer_dir)),
                 max_length=8,
                 # the random tiny prompter scores all entities alike; a low
@@ -453,12 +455,14 @@ def test_order_negatives_only_for_captions_naming_a_direction(
     out = model.loss(inputs)
     assert float(out['vtm_negatives_left_out']) == pytest.approx(3 / 16)
     assert torch.isfinite(out['loss_vtc'])
+    # a word the tokenizer does not know: refused when it is read
+    unknown = build(
+        tokenizer_dir,
+        stage_one,
+        tasks=('vtc', 'vtm'),
+        order_negatives=dict(words=['leftwards']))
     with pytest.raises(ValueError, match="'leftwards' is .'.UNK.'. for"):
-        build(
-            tokenizer_dir,
-            stage_one,
-            tasks=('vtc', 'vtm'),
-            order_negatives=dict(words=['leftwards']))
+        unknown.data_preprocessor(batch(size=4), True)
     with pytest.raises(ValueError, match='neither vtc nor vtm'):
         build(
             tokenizer_dir,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from alpro.registry import MODELS
-from tests.test_models.test_prompters.tiny_entity_prompter import prompter_cfg
+from tests.test_models.test_prompters.tiny_entity_prompter import (
+    ENTITIES, prompter_cfg)
 from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
                                    tiny_preprocessor, tiny_text_encoder)
 
@@ -39,6 +40,7 @@ def entity_prompter(tokenizer_dir, stage_one) -> dict:
         prompter=prompter_cfg(tokenizer_dir),
         checkpoint=str(checkpoint),
         entity_file=str(entities),
+        num_entities=len(ENTITIES),
         tokenizer=dict(path=str(tokenizer_dir)),
         max_length=8)
 

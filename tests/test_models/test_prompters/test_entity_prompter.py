@@ -120,10 +120,27 @@ def test_missing_checkpoint_says_how_to_get_it(tmp_path, tokenizer_dir,
 
 def test_missing_entity_file_is_named(tmp_path, tokenizer_dir):
     missing = tmp_path / 'data' / 'entities.txt'
+    prompter = build_entity_prompter(tokenizer_dir, missing)
+    # read when first needed (the cache), not when the model is built
     with pytest.raises(FileNotFoundError) as error:
-        build_entity_prompter(tokenizer_dir, missing)
+        prompter.build_cache()
     assert str(missing) in str(error.value)
     assert 'build_entity_vocab' in str(error.value)
+
+
+def test_entity_file_shorter_than_num_entities(tokenizer_dir, entity_file):
+    """``num_entities`` sizes the PEM head when the model is built; the
+    file, read later, must list that many."""
+    prompter = build_entity_prompter(
+        tokenizer_dir, entity_file, num_entities=len(ENTITIES) + 2)
+    assert prompter.num_classes == len(ENTITIES) + 2
+    with pytest.raises(ValueError) as error:
+        prompter.build_cache()
+    assert f'lists {len(ENTITIES)} entities' in str(error.value)
+    assert f'set num_entities={len(ENTITIES)}' in str(error.value)
+    fewer = build_entity_prompter(
+        tokenizer_dir, entity_file, num_entities=len(ENTITIES) - 1)
+    assert fewer.entity_names == list(ENTITIES[:-1])
 
 
 def test_bad_arguments(tokenizer_dir, entity_file):

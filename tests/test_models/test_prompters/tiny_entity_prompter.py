@@ -63,6 +63,7 @@ def build_entity_prompter(tokenizer_dir,
         checkpoint=None if checkpoint is None else str(checkpoint),
         entity_file=str(entity_file),
         tokenizer=dict(path=str(tokenizer_dir)),
+        num_entities=len(ENTITIES),
         max_length=16,
         encode_batch_size=5)
     cfg.update(kwargs)

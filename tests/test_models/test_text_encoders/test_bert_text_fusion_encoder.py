@@ -4,6 +4,8 @@ import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from alpro.models.text_encoders import BertTextFusionEncoder
+from alpro.models.text_encoders.bert_text_fusion_encoder import (
+    ARCHITECTURE_KEYS, BERT_ARCHS)
 from alpro.registry import TEXT_ENCODERS
 
 NUM_LAYERS = 4
@@ -184,7 +186,9 @@ def test_pretrained_round_trip(tmp_path, batch):
     expected = saved.state_dict()
 
     model = BertTextFusionEncoder(
-        pretrained=str(tmp_path), fusion_layer=FUSION_LAYER)
+        pretrained=str(tmp_path),
+        config=tiny_config(vocab),
+        fusion_layer=FUSION_LAYER)
     assert model.bert.config.num_hidden_layers == NUM_LAYERS
     assert model.bert.config._attn_implementation == 'sdpa'
     # the weights arrive in init_weights(), and survive a second call
@@ -195,7 +199,10 @@ def test_pretrained_round_trip(tmp_path, batch):
             torch.testing.assert_close(value, expected[key], msg=key)
 
     text_only = BertTextFusionEncoder(
-        pretrained=str(tmp_path), fusion_layer=FUSION_LAYER, text_only=True)
+        pretrained=str(tmp_path),
+        config=tiny_config(vocab),
+        fusion_layer=FUSION_LAYER,
+        text_only=True)
     text_only.init_weights()
     for key, value in text_only.bert.state_dict().items():
         torch.testing.assert_close(value, expected[key], msg=key)
@@ -255,8 +262,9 @@ def test_init_weights_keeps_random_init():
 
 def test_missing_pretrained_folder(tmp_path):
     path = str(tmp_path / 'no-bert-here')
+    model = build(pretrained=path)
     with pytest.raises(FileNotFoundError) as err:
-        BertTextFusionEncoder(pretrained=path)
+        model.init_weights()
     assert path in str(err.value)
     assert 'save_pretrained' in str(err.value)
 
@@ -308,11 +316,31 @@ def test_all_layers_text_is_allowed():
     assert model.num_fusion_layers == 0 and model.num_text_layers == 4
 
 
-def test_pretrained_xor_config(tmp_path):
-    with pytest.raises(ValueError, match='exactly one'):
-        BertTextFusionEncoder()
-    with pytest.raises(ValueError, match='exactly one'):
-        BertTextFusionEncoder(pretrained=str(tmp_path), config=tiny_config())
+def test_builds_bert_base_from_no_file():
+    model = BertTextFusionEncoder(text_only=True)
+    assert model.architecture == {
+        **{
+            key: getattr(BertConfig(), key)
+            for key in ARCHITECTURE_KEYS
+        },
+        **BERT_ARCHS['bert-base-uncased']
+    }
+    assert model.num_text_layers == 6 and model.vocab_size == 30522
+    with pytest.raises(ValueError, match="unknown config 'bert-large'"):
+        BertTextFusionEncoder(config='bert-large')
+
+
+def test_pretrained_folder_of_another_architecture(tmp_path):
+    BertModel(BertConfig(**tiny_config())).save_pretrained(tmp_path)
+    model = build(
+        pretrained=str(tmp_path),
+        config=tiny_config(intermediate_size=48, layer_norm_eps=1e-6))
+    with pytest.raises(ValueError) as err:
+        model.init_weights()
+    message = str(err.value)
+    assert 'intermediate_size: config 48, folder 64' in message
+    assert 'layer_norm_eps: config 1e-06, folder 1e-12' in message
+    assert 'hidden_size' not in message
 
 
 def test_refuses_decoder_config():
