@@ -18,8 +18,8 @@ from alpro.models.text_encoders import check_text_encoder
 from alpro.registry import DATASETS, HEADS, LOSSES, PROMPTERS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
 from alpro.utils import init_random_weights
-from tests.test_models.test_prompters.tiny_entity_prompter import (
-    ENTITIES, prompter_cfg)
+from tests.test_models.test_prompters.tiny_entity_prompter import \
+    entity_prompter_cfg
 from tests.test_models.test_text_encoders.test_plugin_text_encoder import \
     ENCODER as PLUGIN_TEXT_ENCODER
 from tests.tiny_components import tiny_text_encoder
@@ -164,14 +164,7 @@ def test_prompter_contract(name, tokenizer_dir, stage_one):
     if name == 'EntityPrompter':
         checkpoint, entities = stage_one
         prompter = PROMPTERS.build(
-            dict(
-                type=name,
-                prompter=prompter_cfg(tokenizer_dir),
-                checkpoint=str(checkpoint),
-                entity_file=str(entities),
-                num_entities=len(ENTITIES),
-                tokenizer=dict(path=str(tokenizer_dir)),
-                max_length=8))
+            entity_prompter_cfg(tokenizer_dir, checkpoint, entities))
         prompter.init_weights()
         prompter.build_cache()
         probs, keep = prompter.pseudo_labels(seeded(2, 3, 2, 32, 32))

@@ -49,12 +49,13 @@ class PromptVideoClassifier(BaseVideoTextModel):
                  temperature: float = 0.05,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone,
-                         text_encoder,
-                         data_preprocessor,
-                         init_cfg,
-                         embed_dim=embed_dim,
-                         fusion=False)
+        super().__init__(
+            backbone,
+            text_encoder,
+            data_preprocessor,
+            init_cfg,
+            embed_dim=embed_dim,
+            fusion=False)
         if template.count('{}') != 1:
             raise ValueError(f'template needs one {{}}, got {template!r}')
         self.class_names = list(class_names)

@@ -10,8 +10,8 @@ from mmengine.optim import OptimWrapper
 
 from alpro.engine.optimizers import DecayGroupsOptimWrapperConstructor
 from alpro.registry import MODELS
-from tests.test_models.test_prompters.tiny_entity_prompter import (
-    ENTITIES, prompter_cfg)
+from tests.test_models.test_prompters.tiny_entity_prompter import \
+    entity_prompter_cfg
 from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
                                    tiny_preprocessor, tiny_text_encoder)
 
@@ -36,14 +36,10 @@ def build(tokenizer_dir, stage_one, tasks=ALL, **kwargs):
             # BERT's 0.02 makes every caption's [CLS] alike at first; a
             # wider init lets VTC start within a few steps
             text_encoder=tiny_text_encoder(initializer_range=0.1),
-            prompter=dict(
-                type='EntityPrompter',
-                prompter=prompter_cfg(tokenizer_dir),
-                checkpoint=str(checkpoint),
-                entity_file=str(entities),
-                num_entities=len(ENTITIES),
-                tokenizer=dict(path=str(tokenizer_dir)),
-                max_length=8,
+            prompter=entity_prompter_cfg(
+                tokenizer_dir,
+                checkpoint,
+                entities,
                 # the random tiny prompter scores all entities alike; a low
                 # temperature gives pseudo-labels that can be learnt
                 temperature=0.01,

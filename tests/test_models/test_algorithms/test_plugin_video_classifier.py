@@ -54,8 +54,7 @@ def test_it_starts_as_the_zero_shot_classifier(tokenizer_dir):
         _, video = model.encode_video(data['inputs']['video'])
         prompts = model.data_preprocessor.tokenize(
             [f'a circle moves {name}' for name in CLASSES])
-        _, text = model.encode_text(prompts['text_ids'],
-                                    prompts['text_mask'])
+        _, text = model.encode_text(prompts['text_ids'], prompts['text_mask'])
     torch.testing.assert_close(logits, video @ text.t() / 0.05)
     with pytest.raises(ValueError, match='one {}'):
         MODELS.build(

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from alpro.registry import MODELS
-from tests.test_models.test_prompters.tiny_entity_prompter import (
-    ENTITIES, prompter_cfg)
+from tests.test_models.test_prompters.tiny_entity_prompter import \
+    entity_prompter_cfg
 from tests.tiny_components import (TINY_TIMESFORMER, tiny_batch,
                                    tiny_preprocessor, tiny_text_encoder)
 
@@ -35,14 +35,7 @@ def build(tokenizer_dir, data_preprocessor, tasks, prompter=None, **kwargs):
 
 def entity_prompter(tokenizer_dir, stage_one) -> dict:
     checkpoint, entities = stage_one
-    return dict(
-        type='EntityPrompter',
-        prompter=prompter_cfg(tokenizer_dir),
-        checkpoint=str(checkpoint),
-        entity_file=str(entities),
-        num_entities=len(ENTITIES),
-        tokenizer=dict(path=str(tokenizer_dir)),
-        max_length=8)
+    return entity_prompter_cfg(tokenizer_dir, checkpoint, entities)
 
 
 def message_of(tokenizer_dir, data_preprocessor, tasks) -> str:

@@ -52,19 +52,27 @@ def save_stage1_checkpoint(path: Path, tokenizer_dir, seed: int = 1) -> dict:
     return state
 
 
+def entity_prompter_cfg(tokenizer_dir, checkpoint: Optional[Path],
+                        entity_file: Path, **kwargs) -> dict:
+    """The config of an EntityPrompter over the tiny prompter and the
+    :data:`ENTITIES` of ``entity_file``; ``kwargs`` override."""
+    return dict(
+        dict(
+            type='EntityPrompter',
+            prompter=prompter_cfg(tokenizer_dir),
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            entity_file=str(entity_file),
+            tokenizer=dict(path=str(tokenizer_dir)),
+            num_entities=len(ENTITIES),
+            max_length=8), **kwargs)
+
+
 def build_entity_prompter(tokenizer_dir,
                           entity_file: Path,
                           checkpoint: Optional[Path] = None,
                           **kwargs):
     """An EntityPrompter over the tiny prompter, built from its config."""
-    cfg = dict(
-        type='EntityPrompter',
-        prompter=prompter_cfg(tokenizer_dir),
-        checkpoint=None if checkpoint is None else str(checkpoint),
-        entity_file=str(entity_file),
-        tokenizer=dict(path=str(tokenizer_dir)),
-        num_entities=len(ENTITIES),
-        max_length=16,
-        encode_batch_size=5)
-    cfg.update(kwargs)
-    return PROMPTERS.build(cfg)
+    return PROMPTERS.build(
+        entity_prompter_cfg(
+            tokenizer_dir, checkpoint, entity_file,
+            **dict(dict(max_length=16, encode_batch_size=5), **kwargs)))
