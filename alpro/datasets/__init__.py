@@ -10,12 +10,15 @@ from .restricted_unpickler import load_dataframe
 from .row_policy import RowReport, parse_rows
 from .sample_seed import SampleSeed
 from .samplers import SeededSampler
+from .shard_reader import ShardOpenError, ShardReport
 from .video_qa import VideoQADataset
+from .video_text_shard_dataset import VideoTextShardDataset
 from .webvid import WebVidDataset
 
 __all__ = [
     'AnnotationError', 'BadRowError', 'BadSampleError', 'BaseVideoTextDataset',
     'CC3MDataset', 'DiDeMoRetrievalDataset', 'MSRVTTRetrievalDataset',
-    'RowReport', 'SampleSeed', 'SeededSampler', 'SkipRow', 'VideoQADataset',
+    'RowReport', 'SampleSeed', 'SeededSampler', 'ShardOpenError',
+    'ShardReport', 'SkipRow', 'VideoQADataset', 'VideoTextShardDataset',
     'WebVidDataset', 'load_dataframe', 'load_entities', 'parse_rows'
 ]

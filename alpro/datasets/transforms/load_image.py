@@ -1,5 +1,6 @@
 """Load a still image as a clip of repeated frames."""
-from typing import Dict, Optional, Tuple
+import io
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -7,7 +8,7 @@ from PIL import Image
 
 from alpro.datasets.errors import BadSampleError
 from alpro.registry import TRANSFORMS
-from .loading import check_file
+from .loading import media_source
 
 __all__ = ['LoadImageAsClip']
 
@@ -15,6 +16,10 @@ __all__ = ['LoadImageAsClip']
 @TRANSFORMS.register_module()
 class LoadImageAsClip:
     """Read ``results['img_path']`` as a clip of ``num_frames`` equal frames.
+
+    When ``results`` holds ``img_bytes`` (a sample read from a shard) the
+    image is decoded from those bytes in memory; ``img_path`` then names it
+    in messages.
 
     For image-text corpora (CC-3M) fed to a video model. The image is read
     with Pillow in RGB; if its longer side exceeds ``max_decode_size`` it is
@@ -55,10 +60,12 @@ class LoadImageAsClip:
         scale = self.max_decode_size / longer
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def _read(self, path: str) -> Tuple[np.ndarray, Tuple[int, int]]:
+    def _read(self, source: Union[str, bytes],
+              path: str) -> Tuple[np.ndarray, Tuple[int, int]]:
         """Returns the RGB image ``(H, W, 3)`` and the file's ``(H, W)``."""
         try:
-            with Image.open(path) as image:
+            file = io.BytesIO(source) if isinstance(source, bytes) else source
+            with Image.open(file) as image:
                 width, height = image.size
                 target = self._shrunk_size(width, height)
                 if target is not None:
@@ -79,14 +86,14 @@ class LoadImageAsClip:
         """Load the image.
 
         Args:
-            results: needs ``img_path``.
+            results: needs ``img_path``; ``img_bytes`` (popped) when the
+                image comes from memory.
 
         Returns:
             ``results`` with the keys listed above.
         """
-        path = str(results['img_path'])
-        check_file(path)
-        array, original_shape = self._read(path)
+        source = media_source(results, 'img_path', 'img_bytes')
+        array, original_shape = self._read(source, str(results['img_path']))
         frame = torch.from_numpy(array).permute(2, 0, 1).contiguous()
         results['imgs'] = frame.unsqueeze(0).expand(self.num_frames, -1, -1,
                                                     -1)

@@ -4,9 +4,12 @@ Every transform takes and returns the pipeline's ``results`` dict. From
 decoding on, frames travel as one uint8 RGB tensor ``results['imgs']`` of
 shape ``(T, C, H, W)``, and ``results['img_shape']`` is its ``(H, W)``.
 
-A file that cannot be used (missing, empty, truncated, undecodable, no
-frames) raises :class:`~alpro.datasets.errors.BadSampleError`, which the
-dataset turns into a replacement sample and a log entry.
+A video comes from ``results['video_path']`` (a file) or, for samples read
+from a shard, from its bytes in ``results['video_bytes']``, decoded in
+memory (``video_path`` then only names it in messages). A file that cannot
+be used (missing, empty, truncated, undecodable, no frames) raises
+:class:`~alpro.datasets.errors.BadSampleError`, which the dataset turns
+into a replacement sample and a log entry.
 
 decord 0.6 has quirks the transforms work around (a few output widths give
 garbage frames, so resized decoding asks for widths that are multiples of
@@ -14,9 +17,10 @@ garbage frames, so resized decoding asks for widths that are multiples of
 frame's size is known only by decoding one): ``docs/data.md``, "decord 0.6
 quirks", has what was measured.
 """
+import io
 import os
 import re
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import decord
 import numpy as np
@@ -57,6 +61,25 @@ def check_file(path: str) -> None:
         raise BadSampleError(path, 'empty file')
 
 
+def media_source(results: dict, path_key: str,
+                 bytes_key: str) -> Union[str, bytes]:
+    """What to decode: the bytes under ``bytes_key`` (popped, so that they
+    are held only as long as needed) or else the file ``results[path_key]``,
+    checked to exist and be non-empty.
+
+    Raises:
+        BadSampleError: no file, or an empty file or empty bytes.
+    """
+    data = results.pop(bytes_key, None)
+    path = str(results[path_key])
+    if data is None:
+        check_file(path)
+        return path
+    if not data:
+        raise BadSampleError(path, 'empty file')
+    return bytes(data)
+
+
 def sample_path(results: dict) -> str:
     """The file a sample comes from, for error messages."""
     return str(results.get('video_path', results.get('img_path', '<unknown>')))
@@ -65,6 +88,10 @@ def sample_path(results: dict) -> str:
 @TRANSFORMS.register_module()
 class DecordInit:
     """Open ``results['video_path']`` with decord, at a bounded frame size.
+
+    When ``results`` holds ``video_bytes`` (a sample read from a shard) the
+    video is decoded from those bytes in memory, with no temporary file;
+    ``video_path`` then names it in messages (e.g. ``shard.tar/key.mp4``).
 
     The video is opened at its native size and its first frame decoded to
     learn that size (decord has no cheaper way; one frame costs about as
@@ -127,6 +154,7 @@ class DecordInit:
         self.decode_size = decode_size
 
     def _open(self,
+              source: Union[str, bytes],
               path: str,
               width: int = -1,
               height: int = -1) -> decord.VideoReader:
@@ -134,8 +162,10 @@ class DecordInit:
             threads = (
                 get_decoder_threads()
                 if self.num_threads is None else self.num_threads)
+            # decord reads a file-like object into memory (io type 2)
+            uri = io.BytesIO(source) if isinstance(source, bytes) else source
             return decord.VideoReader(
-                path, width=width, height=height, num_threads=threads)
+                uri, width=width, height=height, num_threads=threads)
         # decord reports FFmpeg failures as RuntimeError, DECORDError or an
         # AssertionError (no frames); all of them mean "unusable file".
         except Exception as err:
@@ -181,15 +211,16 @@ class DecordInit:
         """Open the video.
 
         Args:
-            results: needs ``video_path``.
+            results: needs ``video_path``; ``video_bytes`` (popped) when the
+                video comes from memory.
 
         Returns:
             ``results`` with ``video_reader``, ``total_frames``,
             ``avg_fps`` and ``original_shape`` added.
         """
+        source = media_source(results, 'video_path', 'video_bytes')
         path = str(results['video_path'])
-        check_file(path)
-        reader = self._open(path)
+        reader = self._open(source, path)
         try:
             # Right after opening no seek is needed: the cheapest frame.
             shape = reader.next().shape
@@ -200,7 +231,8 @@ class DecordInit:
         target = self.target_size(height, width, width_ok=shape[2] == 3)
         if target is not None:
             del reader
-            reader = self._open(path, width=target[0], height=target[1])
+            reader = self._open(
+                source, path, width=target[0], height=target[1])
         results['video_reader'] = reader
         results['total_frames'] = len(reader)
         results['avg_fps'] = float(reader.get_avg_fps())

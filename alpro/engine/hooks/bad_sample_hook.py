@@ -1,6 +1,6 @@
 """Count, log and bound the bad samples met during training."""
 import logging
-from typing import Optional, Set
+from typing import Optional, Set, Sized
 
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
@@ -21,6 +21,11 @@ class BadSampleHook(Hook):
     distinct bad files exceed ``max_bad_ratio`` of this rank's share of the
     training set, naming them.
 
+    A training set without a length (a stream of shards,
+    ``VideoTextShardDataset``) declares its size as ``num_samples``; when
+    that is ``None`` the bad files are counted and logged but not bounded
+    (a WARNING says so once).
+
     Clips with fewer frames than asked are kept (their frames repeat, in
     order; ``short_clip`` meta field): each is logged once and counted as
     ``train/short_clips``.
@@ -35,6 +40,7 @@ class BadSampleHook(Hook):
         self.max_bad_ratio = max_bad_ratio
         self.bad_paths: Set[str] = set()
         self.short_paths: Set[str] = set()
+        self._warned_unbounded = False
 
     def after_train_iter(self,
                          runner,
@@ -55,7 +61,10 @@ class BadSampleHook(Hook):
         self.bad_paths |= new
         runner.message_hub.update_scalar('train/bad_samples',
                                          len(self.bad_paths))
-        share = len(runner.train_dataloader.dataset) / get_world_size()
+        total = self._dataset_size(runner)
+        if total is None:
+            return
+        share = total / get_world_size()
         if len(self.bad_paths) > self.max_bad_ratio * share:
             listed = '\n  '.join(sorted(self.bad_paths))
             message = (
@@ -65,6 +74,22 @@ class BadSampleHook(Hook):
                 f'max_bad_ratio (default_hooks.bad_samples):\n  {listed}')
             runner.logger.log(logging.ERROR, message)
             raise RuntimeError(message)
+
+    def _dataset_size(self, runner) -> Optional[int]:
+        """The training set's size: its length, else its ``num_samples``;
+        None (with a WARNING, once) when it declares neither."""
+        dataset = runner.train_dataloader.dataset
+        if isinstance(dataset, Sized):
+            return len(dataset)
+        total = getattr(dataset, 'num_samples', None)
+        if total is None and not self._warned_unbounded:
+            self._warned_unbounded = True
+            runner.logger.warning(
+                f'{type(dataset).__name__} has no length: bad training '
+                'samples are counted but max_bad_ratio cannot bound them; '
+                'set num_samples on the dataset (stats.json of '
+                'tools/data/pack_shards.py has it)')
+        return total
 
     def _count_short(self, runner, samples: list) -> None:
         new = {
