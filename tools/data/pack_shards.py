@@ -67,6 +67,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--data-root',
         help='its media folder (data_prefix); images: '
         'CC3MDataset')
+    source.add_argument(
+        '--max-bad-row-ratio',
+        type=float,
+        default=None,
+        help="the dataset's bound on bad annotation rows (its default: "
+        '0.01); the rows skipped are counted in the summary')
     size = parser.add_argument_group('shard size (a shard closes at either)')
     size.add_argument('--max-samples-per-shard', type=int, default=1000)
     size.add_argument(
@@ -113,6 +119,8 @@ def build_dataset(args: argparse.Namespace):
                          'or --dataset-type T --ann-file F [--data-root D]')
     # training mode: bad rows are skipped (and counted), no placeholders
     cfg.update(pipeline=[], test_mode=False)
+    if args.max_bad_row_ratio is not None:
+        cfg['max_bad_row_ratio'] = args.max_bad_row_ratio
     return DATASETS.build(cfg)
 
 

@@ -404,3 +404,52 @@ def test_bad_images(tmp_path, content, reason):
         LoadImageAsClip(num_frames=2)(dict(img_path=path))
     assert info.value.path == str(path)
     assert info.value.reason.startswith(reason)
+
+
+# ------------------------------------------- media in memory (from a shard)
+@pytest.mark.parametrize('init_kwargs', [{}, dict(max_decode_size=32)])
+def test_video_bytes_decode_as_the_file(video_factory, init_kwargs):
+    # max_decode_size=32 re-opens the video at a bounded size: from the
+    # bytes again
+    path = video_factory(num_frames=16, size=(64, 48))
+    from_file = load(path, **init_kwargs)
+    results = dict(
+        video_path='shard.tar/key.mp4', video_bytes=path.read_bytes())
+    results = DecordInit(**init_kwargs)(results)
+    assert 'video_bytes' not in results  # not held past opening
+    results = DecordDecode()(SampleFrames(4, 'uniform')(results))
+    assert torch.equal(results['imgs'], from_file['imgs'])
+    assert results['total_frames'] == 16
+    assert results['original_shape'] == (48, 64)
+
+
+@pytest.mark.parametrize('data, reason', [
+    (b'', 'empty file'),
+    (b'\x00not a video' * 300, 'cannot open'),
+    ('truncated', 'cannot open'),
+])
+def test_bad_video_bytes(video_factory, data, reason):
+    if data == 'truncated':
+        good = video_factory(num_frames=16).read_bytes()
+        data = good[:len(good) // 2]
+    with pytest.raises(BadSampleError) as info:
+        DecordInit()(dict(video_path='s.tar/k.mp4', video_bytes=data))
+    assert info.value.path == 's.tar/k.mp4'
+    assert info.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize('data, reason', [
+    (b'', 'empty file'),
+    (b'not an image at all' * 10, 'cannot decode image'),
+])
+def test_image_bytes(tmp_path, data, reason):
+    path = write_image(tmp_path / 'img.jpg', size=(40, 30))
+    clip = LoadImageAsClip(num_frames=2)
+    from_bytes = clip(
+        dict(img_path='s.tar/k.jpg', img_bytes=path.read_bytes()))
+    assert torch.equal(from_bytes['imgs'], clip(dict(img_path=path))['imgs'])
+    assert 'img_bytes' not in from_bytes
+    with pytest.raises(BadSampleError) as info:
+        clip(dict(img_path='s.tar/k.jpg', img_bytes=data))
+    assert (info.value.path,
+            info.value.reason[:len(reason)]) == ('s.tar/k.jpg', reason)
