@@ -13,6 +13,7 @@ from .samplers import SeededSampler
 from .shard_reader import ShardOpenError, ShardReport
 from .video_qa import VideoQADataset
 from .video_text_shard_dataset import VideoTextShardDataset
+from .video_text_shard_mix import VideoTextShardMix
 from .webvid import WebVidDataset
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     'CC3MDataset', 'DiDeMoRetrievalDataset', 'MSRVTTRetrievalDataset',
     'RowReport', 'SampleSeed', 'SeededSampler', 'ShardOpenError',
     'ShardReport', 'SkipRow', 'VideoQADataset', 'VideoTextShardDataset',
-    'WebVidDataset', 'load_dataframe', 'load_entities', 'parse_rows'
+    'VideoTextShardMix', 'WebVidDataset', 'load_dataframe', 'load_entities',
+    'parse_rows'
 ]
