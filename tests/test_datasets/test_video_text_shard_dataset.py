@@ -320,3 +320,29 @@ def test_fewer_shards_than_ranks_is_refused(corpus, monkeypatch):
     monkeypatch.setattr(shard_module, 'get_dist_info', lambda: (0, 8))
     with pytest.raises(ValueError, match='5 shards for 8 ranks'):
         VideoTextShardDataset(str(corpus / 'shards/{00000..00004}.tar'))
+
+
+def read_keys_on_rank(rank: int, out_dir: str) -> None:
+    """A gloo rank's keys through a loader of 2 workers, saved as ints."""
+    shards = (Path(out_dir) / 'shards.txt').read_text()
+    dataset = VideoTextShardDataset(shards, pipeline=LIGHT_PIPELINE)
+    assert (dataset.rank, dataset.world_size) == (rank, 2)
+    loader = DataLoader(
+        dataset, batch_size=2, num_workers=2, collate_fn=pseudo_collate)
+    keys = [int(s.video_id) for batch in loader for s in batch['data_samples']]
+    torch.save(
+        dict(keys=torch.tensor(keys), seed=dataset.seed),
+        Path(out_dir) / f'rank{rank}.pt')
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_split_the_shards(corpus, tmp_path):
+    from tests.tool_runs import run_gloo_workers
+    (tmp_path / 'shards.txt').write_text(
+        str(corpus / 'shards/{00000..00004}.tar'))
+    results = run_gloo_workers(read_keys_on_rank, tmp_path)
+    # the seed, drawn on rank 0, is shared
+    assert results[0]['seed'] == results[1]['seed']
+    keys = [k for r in results for k in r['keys'].tolist()]
+    assert all(len(r['keys']) for r in results)
+    assert sorted(keys) == list(range(10))
