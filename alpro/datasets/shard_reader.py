@@ -68,6 +68,17 @@ class ShardReport:
     bad: Dict[str, int] = field(default_factory=dict)
     bad_keys: List[str] = field(default_factory=list)
     truncated: Optional[str] = None
+    #: the reader is done with the tar (its end, or where it broke)
+    read_done: bool = False
+    #: samples the user has decoded or skipped (with a shuffle buffer,
+    #: the last ones come after the tar was read)
+    processed: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Read to its end or break, and every sample decoded or skipped:
+        the counts are final."""
+        return self.read_done and self.processed == self.samples
 
     def add_bad(self, key: str, reason: str) -> None:
         """Count the bad sample ``key``."""

@@ -183,12 +183,17 @@ class VideoTextShardDataset(IterableDataset):
                 results['replaced'] = list(pending)
                 out = self.pipeline(results)
             except BadSampleError as error:
-                sample['__report__'].add_bad(sample['__key__'], error.reason)
+                report = sample['__report__']
+                report.add_bad(sample['__key__'], error.reason)
                 if self.test_mode:
-                    yield self._bad_in_test(results, error)
+                    left_out = self._bad_in_test(results, error)
+                    self._processed(report)
+                    yield left_out
                 else:
                     self._skip(error, pending, in_a_row)
+                    self._processed(report)
                 continue
+            self._processed(sample['__report__'])
             pending.clear()
             in_a_row.clear()
             yield out
@@ -204,13 +209,27 @@ class VideoTextShardDataset(IterableDataset):
                 sample['__index__'] = (index << 32) | position
                 sample['__report__'] = report
                 yield sample
+            report.read_done = True
             if report.truncated is not None:
                 self._truncated(report, pending)
-            bad = report.num_bad or report.truncated is not None
-            print_log(
-                report.summary(),
-                logger='current',
-                level=logging.WARNING if bad else logging.DEBUG)
+            self._log_when_complete(report)
+
+    def _processed(self, report: ShardReport) -> None:
+        """One more sample of ``report``'s shard decoded or skipped."""
+        report.processed += 1
+        self._log_when_complete(report)
+
+    @staticmethod
+    def _log_when_complete(report: ShardReport) -> None:
+        """Log the shard's counts once they are final (a WARNING when it
+        had bad samples or broke off)."""
+        if not report.complete:
+            return
+        bad = report.num_bad or report.truncated is not None
+        print_log(
+            report.summary(),
+            logger='current',
+            level=logging.WARNING if bad else logging.DEBUG)
 
     def _fill(self, results: dict, sample: dict) -> None:
         """Put the sample's media bytes, names and caption in ``results``.

@@ -3,6 +3,7 @@ the file dataset, a split with no duplicate and no gap, bad input counted
 and named."""
 import io
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -235,6 +236,40 @@ def test_bad_samples_are_skipped_counted_and_named(bad_shards):
                               seed=0))
     assert keys_of(out) == ['f', 'g', 'a', 'e']
     assert out[2]['data_samples'].replaced == [f'{cut}/h.mp4', str(cut)]
+
+
+class Collect(logging.Handler):
+    """Keeps the messages logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_shard_counts_are_logged_when_final(bad_shards):
+    # the buffer holds the whole shard: its bad samples are met after the
+    # tar was read to its end, and the shard's line must count them
+    good, _ = bad_shards
+    dataset = VideoTextShardDataset(
+        str(good), pipeline=LIGHT_PIPELINE, seed=0, shuffle_buffer=100)
+    logger = MMLogger.get_current_instance()
+    collect = Collect()
+    logger.addHandler(collect)
+    try:
+        assert sorted(keys_of(list(dataset))) == ['a', 'e']
+    finally:
+        logger.removeHandler(collect)
+    report, = dataset.shard_reports
+    assert report.complete and report.processed == 5
+    logged = collect.messages
+    lines = [line for line in logged if line.startswith(f'shard {good}:')]
+    assert len(lines) == 1 and '5 samples, 3 bad skipped' in lines[0]
+    # after the last of its bad samples
+    assert logged.index(lines[0]) > max(i for i, line in enumerate(logged)
+                                        if line.startswith('bad sample'))
 
 
 def fake_runner(dataset):
