@@ -48,7 +48,10 @@ class VideoTextShardDataset(IterableDataset):
     every rank), dealt to the ranks (``shards[rank::world_size]``) and then
     to the data-loader workers of each rank; each worker shuffles its
     samples in a buffer of ``shuffle_buffer`` raw samples seeded with
-    ``(seed, epoch, rank, worker)``. The buffer holds undecoded samples:
+    ``(seed, epoch, rank, worker)``. The rank and the world size are read
+    when the dataset is built (MMEngine's Runner builds it after starting
+    the process group), so that workers started with ``spawn`` split as
+    forked ones do. The buffer holds undecoded samples:
     its memory is about ``shuffle_buffer`` times a sample's bytes.
 
     Bad input (the same policy as :class:`BaseVideoTextDataset`):
@@ -63,8 +66,9 @@ class VideoTextShardDataset(IterableDataset):
     * a truncated or unreadable tar stops that shard: the samples read
       before are kept, the shard's URL is counted as a bad sample, and the
       log says after how many samples it stopped;
-    * each shard's counts are logged when it ends (a WARNING when it had bad
-      samples) and kept in :attr:`shard_reports` of the process reading it;
+    * each shard's counts are logged once they are final, after its last
+      sample was decoded or skipped (a WARNING when it had bad samples), and
+      kept in :attr:`shard_reports` of the process reading it;
     * a shard that cannot be opened raises
       :class:`~alpro.datasets.shard_reader.ShardOpenError` naming it; local
       shards that do not exist are named when the dataset is built;
