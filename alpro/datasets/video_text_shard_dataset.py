@@ -242,7 +242,7 @@ class VideoTextShardDataset(IterableDataset):
             BadSampleError: no media member, or no or an empty caption.
         """
         key, url = sample['__key__'], sample['__url__']
-        results.update(video_id=key, shard=url)
+        results['video_id'] = key
         for ext in self.video_exts:
             if ext in sample:
                 results.update(
