@@ -182,7 +182,8 @@ class _TailStream:
 
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
-        self.tail = (self.tail + data)[-END_OF_ARCHIVE:]
+        # only the data's last bytes: no copy of a whole member per read
+        self.tail = (self.tail + data[-END_OF_ARCHIVE:])[-END_OF_ARCHIVE:]
         return data
 
     def ends_with_marker(self) -> bool:

@@ -19,6 +19,14 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+def entities_option(corpus) -> str:
+    """The config option that sizes the PEM head for the entities of the
+    small test corpus (fewer than the full demo's 25)."""
+    lines = (corpus / 'data/demo/entities.txt').read_text().splitlines()
+    count = sum(bool(line.strip()) for line in lines)
+    return f'model.prompter.num_entities={count}'
+
+
 @pytest.fixture(scope='module')
 def stage_one(demo_corpus):
     """The demo prompter trained 2 epochs, and the demo entity vocabulary,
@@ -48,9 +56,6 @@ def stage_two(stage_one, tmp_path_factory):
     """configs/demo/pretrain.py trained 2 epochs: its work directory and the
     tail of its output."""
     work_dir = tmp_path_factory.mktemp('pretrain')
-    # the small corpus may name fewer entities than the full demo's
-    entities = (stage_one / 'data/demo/entities.txt').read_text().split('\n')
-    num_entities = sum(bool(line.strip()) for line in entities)
     output = run_tool([
         sys.executable,
         str(REPO / 'tools/train.py'),
@@ -58,7 +63,7 @@ def stage_two(stage_one, tmp_path_factory):
         str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=2', 'default_hooks.logger.interval=1',
         'custom_hooks.1.interval=2',
-        f'model.prompter.num_entities={num_entities}'
+        entities_option(stage_one)
     ], stage_one)
     return work_dir, output[-2000:]
 
@@ -109,7 +114,8 @@ def test_release_departures_probe_on_the_stage_two_checkpoint(
         str(REPO / 'tools/analysis/release_departures.py'),
         str(REPO / 'configs/demo/pretrain.py'),
         str(work_dir / 'epoch_2.pth'), '--num-batches', '2', '--out',
-        str(out)
+        str(out), '--cfg-options',
+        entities_option(stage_one)
     ], stage_one)
     result = json.loads(out.read_text())
     assert '1. PEM keep mask' in output and '3. VTC targets' in output
@@ -136,7 +142,8 @@ def test_ablation_runs_each_seed_and_summarises(stage_one, tmp_path):
         '--seeds', '0', '1', '--jobs', '2', '--work-dir',
         str(work_dir), '--out',
         str(tmp_path / 'ablation.json'), '--train-options',
-        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+        entities_option(stage_one)
     ]
     output = run_tool(command, stage_one)
     results = json.loads((tmp_path / 'ablation.json').read_text())
