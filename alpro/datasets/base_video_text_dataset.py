@@ -1,14 +1,12 @@
 """Shared by every video-text dataset: annotation readers, checked paths,
 the bad-row and bad-sample policies."""
 import json
-import logging
 import os.path as osp
 from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
                     Tuple, TypeVar, Union)
 
 import numpy as np
 from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
 
 from alpro.registry import TRANSFORMS
 from alpro.structures import VideoTextDataSample
@@ -267,11 +265,7 @@ class BaseVideoTextDataset(BaseDataset):
             except BadSampleError as error:
                 if self.test_mode:
                     return self._bad_in_test(data_info, error)
-                print_log(
-                    f'bad sample {error.path} ({error.reason}); replaced by '
-                    'another sample',
-                    logger='current',
-                    level=logging.WARNING)
+                error.log('replaced by another sample')
                 replaced.append(error.path)
                 idx = self._replacement(idx, attempt)
         raise RuntimeError(
@@ -296,9 +290,5 @@ class BaseVideoTextDataset(BaseDataset):
                 'fix or remove the file, or set skip_bad=True on the dataset '
                 'to leave it out (the metric reports how many were).'
             ) from error
-        print_log(
-            f'bad sample {error.path} ({error.reason}); left out of the '
-            'evaluation',
-            logger='current',
-            level=logging.WARNING)
+        error.log('left out of the evaluation')
         return self._placeholder(dict(data_info, left_out=error.path))

@@ -1,6 +1,9 @@
 """The errors of the datasets: a malformed annotation, an unusable row, a bad
 video or image."""
+import logging
 from typing import Optional
+
+from mmengine.logging import print_log
 
 __all__ = ['AnnotationError', 'BadRowError', 'SkipRow', 'BadSampleError']
 
@@ -73,3 +76,11 @@ class BadSampleError(Exception):
         super().__init__(f'{path}: {reason}')
         self.path = path
         self.reason = reason
+
+    def log(self, outcome: str) -> None:
+        """Log the bad sample and what became of it (a WARNING, in the
+        words every dataset uses): ``bad sample PATH (REASON); OUTCOME``."""
+        print_log(
+            f'bad sample {self.path} ({self.reason}); {outcome}',
+            logger='current',
+            level=logging.WARNING)

@@ -289,11 +289,7 @@ class VideoTextShardDataset(IterableDataset):
     def _skip(self, error: BadSampleError, pending: List[str],
               in_a_row: List[str]) -> None:
         """Log a bad training sample; stop past ``max_refetch`` in a row."""
-        print_log(
-            f'bad sample {error.path} ({error.reason}); replaced by another '
-            'sample',
-            logger='current',
-            level=logging.WARNING)
+        error.log('replaced by another sample')
         pending.append(error.path)
         in_a_row.append(error.path)
         if len(in_a_row) > self.max_refetch:
@@ -320,11 +316,7 @@ class VideoTextShardDataset(IterableDataset):
                 f'{error.reason}. A sample is never replaced at evaluation; '
                 'fix the shard, or set skip_bad=True on the dataset to leave '
                 'it out (the metric reports how many were).') from error
-        print_log(
-            f'bad sample {error.path} ({error.reason}); left out of the '
-            'evaluation',
-            logger='current',
-            level=logging.WARNING)
+        error.log('left out of the evaluation')
         sample = VideoTextDataSample(
             metainfo=dict(
                 sample_idx=results['sample_idx'], left_out=error.path))

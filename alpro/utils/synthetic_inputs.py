@@ -25,7 +25,7 @@ __all__ = [
 def num_words(cfg: Config) -> int:
     """How many made-up words the text encoder of ``cfg`` can embed (at
     most 2000, the 5 special tokens aside)."""
-    from alpro.models.text_encoders.bert_text_fusion_encoder import BERT_ARCHS
+    from alpro.models.text_encoders import BERT_ARCHS
     config = cfg.model.text_encoder.get('config') or 'bert-base-uncased'
     if isinstance(config, str):
         config = BERT_ARCHS[config]

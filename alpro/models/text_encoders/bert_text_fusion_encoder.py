@@ -17,12 +17,10 @@ from torch.utils.checkpoint import checkpoint
 from alpro.registry import TEXT_ENCODERS
 from alpro.utils.checkpoint import load_state_dict_checked
 from alpro.utils.random_weights import reads_weight_files
+from .bert_config import (ARCHITECTURE_KEYS, ATTN_IMPLEMENTATION,
+                          build_bert_config)
 
-__all__ = ['BERT_ARCHS', 'BertTextFusionEncoder']
-
-# The only attention implementation we build with: it runs on CPU and
-# CUDA, and takes the boolean masks made by ``create_bidirectional_mask``.
-_ATTN_IMPLEMENTATION = 'sdpa'
+__all__ = ['BertTextFusionEncoder']
 
 
 def _missing_pretrained_message(path: str) -> str:
@@ -33,52 +31,6 @@ def _missing_pretrained_message(path: str) -> str:
             f'"bert-base-uncased").save_pretrained("{path}"); '
             'AutoTokenizer.from_pretrained("bert-base-uncased")'
             f'.save_pretrained("{path}")`, then copy the folder here.')
-
-
-#: BERT architectures by name, as their ``config.json`` gives them.
-BERT_ARCHS = {
-    'bert-base-uncased':
-    dict(
-        vocab_size=30522,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=512,
-        type_vocab_size=2)
-}
-
-#: what a pretrained folder's ``config.json`` must agree on with ``config``
-ARCHITECTURE_KEYS = ('vocab_size', 'hidden_size', 'num_hidden_layers',
-                     'num_attention_heads', 'intermediate_size', 'hidden_act',
-                     'max_position_embeddings', 'type_vocab_size',
-                     'layer_norm_eps', 'pad_token_id', 'hidden_dropout_prob',
-                     'attention_probs_dropout_prob')
-
-
-def _bert_config(config: Union[str, dict]):
-    """A ``transformers.BertConfig`` of a :data:`BERT_ARCHS` name or of
-    keyword arguments (BertConfig's defaults for the others); refused for a
-    decoder, cross-attention or another attention implementation."""
-    from transformers import BertConfig
-    if isinstance(config, str):
-        if config not in BERT_ARCHS:
-            raise ValueError(f'BertTextFusionEncoder: unknown config '
-                             f'{config!r}; use one of {sorted(BERT_ARCHS)} '
-                             'or a dict of BertConfig keyword arguments')
-        config = BERT_ARCHS[config]
-    kwargs = dict(config)
-    for key in ('is_decoder', 'add_cross_attention'):
-        if kwargs.get(key):
-            raise ValueError(
-                f'config.{key}=True is not supported: ALPRO encodes and fuses '
-                'bidirectionally, by self-attention only (a decoder is '
-                'causal in transformers 5)')
-    attn = kwargs.pop('attn_implementation', _ATTN_IMPLEMENTATION)
-    if attn != _ATTN_IMPLEMENTATION:
-        raise ValueError(f'config.attn_implementation={attn!r}: only '
-                         f"'{_ATTN_IMPLEMENTATION}' is supported")
-    return BertConfig(**kwargs, attn_implementation=_ATTN_IMPLEMENTATION)
 
 
 @TEXT_ENCODERS.register_module()
@@ -144,7 +96,7 @@ class BertTextFusionEncoder(BaseModule):
         super().__init__(init_cfg=init_cfg)
         from transformers import BertModel
 
-        bert_config = _bert_config(config)
+        bert_config = build_bert_config(config)
         #: the architecture's values that a pretrained folder must share
         self.architecture = {
             key: getattr(bert_config, key)
@@ -252,7 +204,7 @@ class BertTextFusionEncoder(BaseModule):
         source = BertModel.from_pretrained(
             path,
             add_pooling_layer=False,
-            attn_implementation=_ATTN_IMPLEMENTATION,
+            attn_implementation=ATTN_IMPLEMENTATION,
             local_files_only=True).state_dict()
         own = self.bert.state_dict()
         state = {k: v for k, v in source.items() if k in own}

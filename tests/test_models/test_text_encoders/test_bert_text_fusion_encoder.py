@@ -4,8 +4,8 @@ import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 from alpro.models.text_encoders import BertTextFusionEncoder
-from alpro.models.text_encoders.bert_text_fusion_encoder import (
-    ARCHITECTURE_KEYS, BERT_ARCHS)
+from alpro.models.text_encoders.bert_config import (ARCHITECTURE_KEYS,
+                                                    BERT_ARCHS)
 from alpro.registry import TEXT_ENCODERS
 
 NUM_LAYERS = 4
