@@ -66,3 +66,16 @@ def test_lazy_tokenizer_is_read_at_first_use_and_checked_once(
     assert not refused.is_loaded
     with pytest.raises(FileNotFoundError, match='no-tokenizer'):
         len(LazyTokenizer(str(tmp_path / 'no-tokenizer')))
+
+
+def test_a_relative_tokenizer_path_is_the_build_directory_s(
+        tokenizer_dir, tmp_path, monkeypatch):
+    """Read later, from another working directory, the tokenizer is still
+    the one the path named when the model was built."""
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'tokenizer').symlink_to(tokenizer_dir)
+    monkeypatch.chdir(tmp_path)
+    tokenizer = LazyTokenizer('data/tokenizer')
+    monkeypatch.chdir(tmp_path / 'data')
+    assert len(tokenizer) > 5 and tokenizer.path == str(
+        tmp_path / 'data' / 'tokenizer')

@@ -37,11 +37,12 @@ class LazyTokenizer:
     :meth:`add_check` runs on it once, when it is read.
 
     Args:
-        path: a local folder (:func:`load_tokenizer`).
+        path: a local folder (:func:`load_tokenizer`); a relative one is
+            taken from the working directory of the build, not of the read.
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path = osp.abspath(path)
         self._tokenizer = None
         self._checks: List[Callable] = []
 

@@ -3,6 +3,7 @@ pseudo-labeller for prompting entity modeling (PEM)."""
 import hashlib
 import json
 import logging
+import os.path as osp
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -117,7 +118,8 @@ class EntityPrompter(BaseModule):
         self.tokenizer = LazyTokenizer(**tokenizer)
         check_vocabulary(self.tokenizer, self.prompter.text_encoder)
 
-        self.entity_file = entity_file
+        # from the working directory of the build, like the tokenizer's
+        self.entity_file = osp.abspath(entity_file)
         self.num_entities = int(num_entities)
         # read when first needed (build_cache), like the tokenizer
         self._entity_names: Optional[Tuple[str, ...]] = None
@@ -165,7 +167,7 @@ class EntityPrompter(BaseModule):
         """Read another entity file (``num_entities`` of it, the PEM head's
         size); drops the cache."""
         self._entity_names = self._read_entities(entity_file)
-        self.entity_file = entity_file
+        self.entity_file = osp.abspath(entity_file)
         self.clear_cache()
 
     def set_templates(self,
