@@ -14,7 +14,7 @@ loader) then evaluates it.
 
 Offline (a bare machine: no videos, no BERT folder, no tokenizer):
 ``CHECKPOINT`` ``random`` builds the model with random weights from no
-file of the config's (``offline_model_cfg``, seeded by ``--seed``), and
+file of the config's (``build_random_model``, seeded by ``--seed``), and
 ``--synthetic NUM_VIDEOS`` skips decoding: ``synthetic_split`` draws
 NUM_VIDEOS clips of the test pipeline's shape ``(C, T, H, W)`` and
 ``--captions-per-video`` captions of each, of the preprocessor's length

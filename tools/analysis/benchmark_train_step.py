@@ -6,7 +6,7 @@ Usage:
       [--peak-tflops P] [--cfg-options ...]
 
 Random weights and a random batch of the config's shapes (no files read:
-``offline_model_cfg``), stepped as the Runner steps it: ``model.train_step``
+``build_random_model``), stepped as the Runner steps it: ``model.train_step``
 (the data preprocessor on the device: normalisation, tokenisation and, for
 ALPRO stage 2, MLM masks and PEM regions; forward; backward; the config's
 optimiser and optim wrapper; ``--amp``: bf16 autocast, as

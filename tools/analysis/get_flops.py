@@ -4,8 +4,9 @@ Usage: python tools/analysis/get_flops.py CONFIG [--batch-size B]
            [--cfg-options k=v ...]
 
 The model is built from the config with random weights (no checkpoint,
-tokenizer or data is read: ``offline_model_cfg``) and run in ``mode='loss'``
-on a random batch of the config's shapes, through its data preprocessor.
+tokenizer or data of the config's is read: ``build_random_model``) and run
+in ``mode='loss'`` on a random batch of the config's shapes, through its
+data preprocessor.
 fvcore counts one multiply-add as one "flop"; the line printed gives those
 GMACs and GFLOPs = 2 x GMACs. Attention through
 ``scaled_dot_product_attention``, which fvcore does not know, is counted by
