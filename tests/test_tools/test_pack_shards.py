@@ -159,3 +159,39 @@ def test_from_a_config_and_the_command_line(tmp_path):
         env=tool_env())
     assert refused.returncode != 0
     assert 'pack one dataset at a time' in refused.stderr
+
+
+@pytest.mark.slow
+def test_workers_write_the_same_shards_and_resume(corpus, tmp_path):
+    pytest.importorskip('av')
+    job = ('--max-samples-per-shard', '2', '--reencode', '--reencode-size',
+           '32', '--reencode-fps', '4')
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    run(one, corpus, *job)
+    printed = run(two, corpus, *job, '--workers', '2')
+    assert '3/3' in printed  # the progress bar
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    assert len([n for n in names if n.endswith('.tar')]) == 3
+    for name in names:
+        if name != 'stats.json':
+            assert (one / name).read_bytes() == (two / name).read_bytes()
+    stats = [
+        json.loads((out / 'stats.json').read_text()) for out in (one, two)
+    ]
+    assert stats[0].pop('shards') == f'{one}/{{00000..00002}}.tar'
+    stats[1].pop('shards')
+    assert stats[0] == stats[1]
+    assert stats[1]['samples'] == 4 and stats[1]['duration'] == 4.
+    assert stats[1]['skipped'][
+        'does not re-encode: PyAV cannot decode (InvalidDataError)'] == 1
+    # resumed with 2 workers: only the missing shard is written again
+    before = (two / '00001.tar').read_bytes()
+    (two / '00001.tar').unlink()
+    printed = run(two, corpus, *job, '--workers', '2')
+    assert printed.count('already written, skipped') == 2
+    assert (two / '00001.tar').read_bytes() == before
+    assert json.loads((two / 'stats.json').read_text())['skipped'] == \
+        stats[1]['skipped']
+    with pytest.raises(SystemExit, match='written with re-encoding'):
+        run(two, corpus, *job[:-1], '8')

@@ -9,9 +9,15 @@ and ``{key}.json`` (``key``, ``video_id``, ``caption``, every caption of a
 CC-3M record, the source path) into ``OUT/{00000..NNNNN}.tar``. Each shard
 gets a ``{shard}_stats.json`` beside it, and ``OUT/stats.json`` sums them.
 
+With ``--reencode`` each video is re-encoded in memory with PyAV (H.264,
+yuv420p) to ``--reencode-size`` (short side) and ``--reencode-fps``
+(``tools/data/reencode.py``); images are packed unchanged. ``--workers N``
+writes N shards at a time in N processes, with a progress bar.
+
 The job is resumable: the shard plan is a function of the annotation and
-the media files' sizes, a shard is written to ``.partial`` and renamed when
-complete, and a shard already there is skipped.
+the media files' sizes (whatever ``--workers``), a shard is written to
+``.partial`` and renamed when complete, and a shard already there is
+skipped.
 
 Examples::
 
@@ -21,7 +27,8 @@ Examples::
         --data-root data/demo/videos --max-samples-per-shard 100
     python tools/data/pack_shards.py data/webvid/shards \\
         --config configs/_base_/datasets/webvid_cc3m_pretrain.py \\
-        --dataset-key train_dataloader.dataset.datasets.0 --max-bytes 1e9
+        --dataset-key train_dataloader.dataset.datasets.0 --max-bytes 1e9 \\
+        --reencode --reencode-size 224 --reencode-fps 8 --workers 8
 """
 import argparse
 import json
@@ -29,8 +36,14 @@ import os
 import os.path as osp
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
+
+from mmengine.utils import track_parallel_progress, track_progress
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reencode  # noqa: E402  (tools/data/reencode.py)
 
 SHARD_WIDTH = 5
 MAX_EXAMPLES = 5
@@ -85,6 +98,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='open every video with decord (every image with Pillow) and '
         'leave out what does not decode; also sums the durations')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=1,
+        help='processes writing shards (one shard each at a time); the '
+        'shards are the same whatever the number')
+    reencode.add_reencode_args(parser)
     return parser.parse_args(argv)
 
 
@@ -189,7 +209,7 @@ def _verify(item: Item) -> Tuple[Optional[str], float]:
     from alpro.datasets.transforms import DecordInit, LoadImageAsClip
     ext = osp.splitext(item.path)[1].lower()
     try:
-        if ext in ('.jpg', '.jpeg', '.png', '.webp'):
+        if ext in reencode.IMAGE_EXTS:
             LoadImageAsClip(1)(dict(img_path=item.path))
             return None, 0.
         results = DecordInit()(dict(video_path=item.path))
@@ -198,39 +218,50 @@ def _verify(item: Item) -> Tuple[Optional[str], float]:
         return error.reason, 0.
 
 
-def write_shard(path: str, items: List[Item], verify: bool) -> dict:
+def write_shard(path: str,
+                items: List[Item],
+                verify: bool,
+                options: Optional[reencode.ReencodeOptions] = None) -> dict:
     """Write one shard (to ``.partial``, then renamed) and its
     ``{shard}_stats.json``; returns those stats, with the samples
-    ``--verify`` left out and why."""
+    ``--verify`` or re-encoding left out and why."""
     from webdataset import TarWriter
     stats = dict(
         shard=osp.basename(path),
         samples=0,
         bytes=0,
+        source_bytes=0,
         duration=0.,
         planned=[item.key for item in items],
+        reencode=None if options is None else asdict(options),
         skipped=Counter(),
         skipped_examples={})
     partial = path + '.partial'
     with open(partial, 'wb') as stream, TarWriter(
             stream, encoder=False, mtime=0) as writer:
         for item in items:
+            duration = 0.
             if verify:
                 problem, duration = _verify(item)
                 if problem is not None:
                     _skip(stats['skipped'], stats['skipped_examples'],
                           f'does not decode: {problem}', item.path)
                     continue
-                stats['duration'] += duration
-            with open(item.path, 'rb') as media:
-                data = media.read()
-            ext = osp.splitext(item.path)[1].lstrip('.').lower() or 'mp4'
+            try:
+                data, ext, stated = reencode.media(item.path, options)
+            except reencode.ReencodeError as error:
+                _skip(stats['skipped'], stats['skipped_examples'],
+                      f'does not re-encode: {error.reason}', item.path)
+                continue
             meta = dict(
                 key=item.key,
                 video_id=item.video_id,
                 caption=item.text,
                 captions=item.captions,
                 source=item.path)
+            if stated is not None:  # re-encoded: the source's duration
+                meta['duration'] = duration = stated
+            stats['duration'] += duration
             writer.write({
                 '__key__': item.key,
                 ext: data,
@@ -239,13 +270,20 @@ def write_shard(path: str, items: List[Item], verify: bool) -> dict:
             })
             stats['samples'] += 1
             stats['bytes'] += len(data)
+            stats['source_bytes'] += os.path.getsize(item.path)
     with open(_stats_path(path), 'w') as f:
         json.dump(stats, f)
     os.replace(partial, path)
     return stats
 
 
-def _existing(path: str, items: List[Item]) -> Optional[dict]:
+def _write_task(task: tuple) -> dict:
+    """``write_shard(*task)``, for a process pool."""
+    return write_shard(*task)
+
+
+def _existing(path: str, items: List[Item],
+              options: Optional[reencode.ReencodeOptions]) -> Optional[dict]:
     """The stats of a shard already written from this plan; None when there
     is none (a ``.partial`` left by a stopped job does not count).
 
@@ -261,6 +299,12 @@ def _existing(path: str, items: List[Item]) -> Optional[dict]:
             f'{path} holds other samples than this job plans for it (another '
             'annotation, shard size or set of files); pack into a new folder '
             'or delete the old shards')
+    wanted = None if options is None else asdict(options)
+    if stats.get('reencode') != wanted:
+        raise SystemExit(
+            f'{path} was written with re-encoding {stats.get("reencode")}, '
+            f'this job asks for {wanted}; pack into a new folder or delete '
+            'the old shards')
     return stats
 
 
@@ -272,6 +316,11 @@ def pack(args: argparse.Namespace, out=sys.stdout) -> dict:
     """Run the job; returns what ``stats.json`` holds."""
     if args.max_samples_per_shard < 1:
         raise SystemExit('--max-samples-per-shard must be >= 1')
+    if args.workers < 1:
+        raise SystemExit('--workers must be >= 1')
+    options = reencode.reencode_options(args)
+    if options is not None:
+        reencode.require_av()
     dataset = build_dataset(args)
     skipped: Counter = Counter()
     examples: Dict[str, List[str]] = {}
@@ -280,21 +329,33 @@ def pack(args: argparse.Namespace, out=sys.stdout) -> dict:
         args.max_bytes)
     os.makedirs(args.out, exist_ok=True)
     width = max(SHARD_WIDTH, len(str(max(len(shards) - 1, 0))))
-    per_shard, written = [], 0
-    for number, items in enumerate(shards):
-        path = osp.join(args.out, f'{number:0{width}d}.tar')
-        stats = _existing(path, items)
-        if stats is not None:
-            print(f'{path}: already written, skipped', file=out)
-        else:
-            stats = write_shard(path, items, args.verify)
-            written += 1
-            print(
-                f'{path}: {stats["samples"]} samples, {stats["bytes"]} '
-                f'bytes ({number + 1}/{len(shards)})',
-                file=out)
-        per_shard.append(stats)
-        # --verify's left-out samples, counted when their shard was written
+    paths = [
+        osp.join(args.out, f'{number:0{width}d}.tar')
+        for number in range(len(shards))
+    ]
+    per_shard = [
+        _existing(p, items, options) for p, items in zip(paths, shards)
+    ]
+    todo = [n for n, stats in enumerate(per_shard) if stats is None]
+    for number in sorted(set(range(len(shards))) - set(todo)):
+        print(f'{paths[number]}: already written, skipped', file=out)
+    # whole shards in parallel, from the plan: the same bytes for any N
+    tasks = [(paths[n], shards[n], args.verify, options) for n in todo]
+    nproc = min(args.workers, len(tasks))
+    if nproc > 1:
+        done = track_parallel_progress(_write_task, tasks, nproc, file=out)
+    else:
+        done = track_progress(_write_task, tasks, file=out) if tasks else []
+    for number, stats in zip(todo, done):
+        per_shard[number] = stats
+        print(
+            f'{paths[number]}: {stats["samples"]} samples, '
+            f'{stats["bytes"]} bytes',
+            file=out)
+    written = len(todo)
+    for stats in per_shard:
+        # the samples --verify or re-encoding left out, counted when their
+        # shard was written
         for reason, count in stats['skipped'].items():
             skipped[reason] += count
             named = examples.setdefault(reason, [])
@@ -306,8 +367,9 @@ def pack(args: argparse.Namespace, out=sys.stdout) -> dict:
         num_shards=len(shards),
         samples=sum(s['samples'] for s in per_shard),
         bytes=sum(s['bytes'] for s in per_shard),
+        source_bytes=sum(s.get('source_bytes', 0) for s in per_shard),
         duration=(sum(s['duration']
-                      for s in per_shard) if args.verify else None),
+                      for s in per_shard) if args.verify or options else None),
         per_shard={s['shard']: s['samples']
                    for s in per_shard},
         skipped=dict(skipped),
