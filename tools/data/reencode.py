@@ -12,6 +12,9 @@ from fractions import Fraction
 from typing import Optional, Tuple
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
+PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium',
+           'slow', 'slower', 'veryslow')
+TUNES = ('', 'fastdecode', 'film', 'animation', 'grain', 'stillimage')
 INSTALL_HINT = ('re-encoding needs PyAV: pip install av '
                 '(or pip install -e ".[shards]")')
 
@@ -37,6 +40,9 @@ class ReencodeOptions:
             dropped, never repeated); None keeps the source rate.
         crf: libx264's constant rate factor (0-51, lower is better).
         preset: libx264's speed preset.
+        tune: libx264's tuning; ``'fastdecode'`` (no CABAC, no deblocking)
+            decodes about twice as fast for about 10% more bytes; None for
+            none.
     """
 
     size: Optional[int] = 224
@@ -44,6 +50,14 @@ class ReencodeOptions:
     fps: Optional[float] = 8.
     crf: int = 23
     preset: str = 'fast'
+    tune: Optional[str] = 'fastdecode'
+
+    def x264(self) -> dict:
+        """The encoder's private options."""
+        options = dict(crf=str(self.crf), preset=self.preset)
+        if self.tune:
+            options['tune'] = self.tune
+        return options
 
 
 def add_reencode_args(parser: argparse.ArgumentParser) -> None:
@@ -81,19 +95,30 @@ def add_reencode_args(parser: argparse.ArgumentParser) -> None:
     enc.add_argument(
         '--reencode-preset',
         default=default.preset,
+        choices=PRESETS,
         help="libx264's preset (ultrafast ... veryslow)")
+    enc.add_argument(
+        '--reencode-tune',
+        default=default.tune,
+        choices=TUNES,
+        help="libx264's tuning ('' for none); fastdecode: faster decoding, "
+        'a few more bytes')
 
 
 def reencode_options(args: argparse.Namespace) -> Optional[ReencodeOptions]:
     """What ``--reencode`` asks for; None without it."""
     if not args.reencode:
         return None
+    if not 0 <= args.reencode_crf <= 51:
+        raise SystemExit(f'--reencode-crf must be in 0..51, got '
+                         f'{args.reencode_crf}')
     return ReencodeOptions(
         size=args.reencode_size or None,
         max_size=args.reencode_max_size or None,
         fps=args.reencode_fps or None,
         crf=args.reencode_crf,
-        preset=args.reencode_preset)
+        preset=args.reencode_preset,
+        tune=args.reencode_tune or None)
 
 
 def require_av() -> None:
@@ -142,15 +167,20 @@ class _Encoder:
 
     def add(self, frame) -> None:
         import av
+        try:
+            self._add(frame)
+        except av.FFmpegError as error:
+            raise ReencodeError(
+                f'PyAV cannot encode ({type(error).__name__})') from None
+
+    def _add(self, frame) -> None:
+        import av
         if self.stream is None:
             width, height = output_size(frame.width, frame.height,
                                         self.options)
             self.container = av.open(self.buffer, mode='w', format='mp4')
             self.stream = self.container.add_stream(
-                'libx264',
-                rate=self.rate,
-                options=dict(
-                    crf=str(self.options.crf), preset=self.options.preset))
+                'libx264', rate=self.rate, options=self.options.x264())
             self.stream.width, self.stream.height = width, height
             self.stream.pix_fmt = 'yuv420p'
             self.stream.codec_context.time_base = 1 / self.rate
@@ -165,10 +195,15 @@ class _Encoder:
         self.count += 1
 
     def close(self) -> bytes:
+        import av
         if self.container is None:
             raise ReencodeError('no frames')
-        self.container.mux(self.stream.encode(None))
-        self.container.close()
+        try:
+            self.container.mux(self.stream.encode(None))
+            self.container.close()
+        except av.FFmpegError as error:
+            raise ReencodeError(
+                f'PyAV cannot encode ({type(error).__name__})') from None
         return self.buffer.getvalue()
 
 
