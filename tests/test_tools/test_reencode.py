@@ -7,6 +7,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from alpro.datasets import VideoTextShardDataset
 from alpro.datasets.transforms import DecordInit
@@ -103,3 +104,23 @@ def test_reencode_without_pyav_names_the_install(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match='pip install av'):
         run(tmp_path / 'shards', root, '--reencode')
     assert not (tmp_path / 'shards').exists()
+
+
+def test_images_are_packed_unchanged(tmp_path):
+    pytest.importorskip('av')
+    Image.new('RGB', (40, 30), (200, 10, 10)).save(tmp_path / 'a.jpg')
+    ann = tmp_path / 'cc3m.json'
+    ann.write_text(json.dumps([dict(image='a.jpg', caption='red')]))
+    out = tmp_path / 'shards'
+    pack_shards.pack(
+        pack_shards.parse_args([
+            str(out), '--dataset-type', 'CC3MDataset', '--ann-file',
+            str(ann), '--data-root',
+            str(tmp_path), '--reencode'
+        ]),
+        out=io.StringIO())
+    with tarfile.open(out / '00000.tar') as tar:
+        assert tar.extractfile('000000000.jpg').read() == (
+            tmp_path / 'a.jpg').read_bytes()
+    stats = json.loads((out / 'stats.json').read_text())
+    assert stats['samples'] == 1 and stats['duration'] == 0.

@@ -15,6 +15,8 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp')
 PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium',
            'slow', 'slower', 'veryslow')
 TUNES = ('', 'fastdecode', 'film', 'animation', 'grain', 'stillimage')
+# (the bytes, their extension, the source's duration in s or None)
+Media = Tuple[bytes, str, Optional[float]]
 INSTALL_HINT = ('re-encoding needs PyAV: pip install av '
                 '(or pip install -e ".[shards]")')
 
@@ -211,8 +213,8 @@ def reencode(path: str, options: ReencodeOptions) -> Tuple[bytes, float]:
     """Re-encode the first video stream of ``path`` into an MP4 held in
     memory, frame by frame (no temporary file, no clip held whole).
 
-    Video only (the audio is dropped); H.264 by libx264 with ``options``'
-    CRF and preset on one thread (so that the bytes depend only on the
+    Video only (the audio is dropped; rotation metadata is not applied);
+    H.264 by libx264 with ``options``' CRF, preset and tune on one thread (so that the bytes depend only on the
     input and the options), yuv420p, even sides. Output frame ``k`` shows
     the last source frame that started by ``k / fps`` after the first.
 
@@ -246,7 +248,7 @@ def reencode(path: str, options: ReencodeOptions) -> Tuple[bytes, float]:
                     encoder.add(frame)
                     continue
                 time = frame.time if frame.time is not None else (
-                    decoded / (rate or fps))
+                    (decoded - 1) / (rate or fps))
                 start = time if start is None else start
                 # emit the held frame for each output time before this one
                 while held is not None and (time > start +
@@ -266,8 +268,7 @@ def reencode(path: str, options: ReencodeOptions) -> Tuple[bytes, float]:
     return data, duration
 
 
-def media(path: str,
-          options: Optional[ReencodeOptions]) -> Tuple[bytes, str, float]:
+def media(path: str, options: Optional[ReencodeOptions]) -> Media:
     """``(bytes, extension, duration or None)`` of the media at ``path``:
     a video re-encoded with ``options``, else (an image, or ``options``
     None) the file's bytes and no duration.
