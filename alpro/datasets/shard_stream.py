@@ -114,6 +114,19 @@ class NominalEpochs:
         if epoch_length is not None:
             self._check_epoch_length(epoch_length)
 
+    def __len__(self) -> int:
+        """Samples this rank hands out per epoch (``len(loader)`` and
+        MMEngine's logger read it; with partial batches at the end of each
+        worker's quota the loader may make a few more batches).
+
+        Raises:
+            TypeError: no ``epoch_length``: the stream has no length.
+        """
+        if self.epoch_length is None:
+            raise TypeError(f'{type(self).__name__} without epoch_length has '
+                            'no length')
+        return self.epoch_length // self.world_size
+
     def _check_epoch_length(self, epoch_length: int) -> None:
         if epoch_length < self.world_size:
             raise ValueError(
