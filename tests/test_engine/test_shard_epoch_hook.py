@@ -1,0 +1,116 @@
+"""ShardEpochHook under MMEngine's Runner with an IterBasedTrainLoop: nominal
+epochs advance and reshuffle, and a run interrupted and resumed from its
+checkpoint trains on exactly the batches of an uninterrupted run."""
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
+
+from alpro.datasets import VideoTextShardDataset
+from tests.shard_files import video2dataset_sample, write_corpus, write_tar
+
+PIPELINE = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', num_frames=2, strategy='rand'),
+    dict(type='DecordDecode'),
+    dict(type='PackVideoTextInputs'),
+]
+
+
+class Recorder(BaseModel):
+    """Trains nothing; keeps ``(key, frame_inds, stream)`` of each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.seen: List[list] = []
+
+    def forward(self,
+                inputs: List[torch.Tensor],
+                data_samples: Optional[list] = None,
+                mode: str = 'loss') -> dict:
+        self.seen.append([(s.video_id, tuple(s.frame_inds), tuple(s.stream))
+                          for s in data_samples])
+        return dict(loss=self.weight.sum() * 0)
+
+
+@pytest.fixture(scope='module')
+def shards(tmp_path_factory) -> str:
+    """4 uneven shards (2, 3, 4, 5 samples) over 3 real videos."""
+    root = tmp_path_factory.mktemp('hook_shards')
+    write_corpus(root, 3)
+    for shard, size in enumerate((2, 3, 4, 5)):
+        write_tar(root / f'{shard}.tar', [
+            video2dataset_sample(f's{shard}k{i}',
+                                 root / f'videos/p/v{(shard + i) % 3}.mp4',
+                                 f'clip {shard} {i}') for i in range(size)
+        ])
+    return str(root / '{0..3}.tar')
+
+
+def train(shards: str,
+          work_dir: Path,
+          max_iters: int,
+          name: str,
+          resume: bool = False) -> Recorder:
+    """Train ``max_iters`` with checkpoints every 4 iterations; 2 workers,
+    batches of 2, 9 samples per epoch: quotas 5 and 4, 3 + 2 batches."""
+    dataset = VideoTextShardDataset(
+        shards, pipeline=PIPELINE, seed=5, shuffle_buffer=3, epoch_length=9)
+    loader = DataLoader(
+        dataset,
+        batch_size=2,
+        num_workers=2,
+        persistent_workers=True,
+        collate_fn=pseudo_collate)
+    model = Recorder()
+    runner = Runner(
+        model=model,
+        work_dir=str(work_dir),
+        experiment_name=f'shard_epoch_hook_{name}',
+        train_dataloader=loader,
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=4,
+                            by_epoch=False)),
+        custom_hooks=[
+            dict(type='SafeCheckpointHook'),
+            dict(type='ShardEpochHook')
+        ],
+        resume=resume,
+        default_scope='alpro')
+    runner.train()
+    return model
+
+
+def test_epochs_and_resume_through_the_runner(shards, tmp_path):
+    whole = train(shards, tmp_path / 'whole', 12, 'whole').seen
+    epochs = [batch[0][2][0] for batch in whole]
+    assert epochs == [0] * 5 + [1] * 5 + [2] * 2
+    # every epoch hands out 9 samples, and the next one reshuffles
+    assert [
+        sum(len(b) for b, e in zip(whole, epochs) if e == epoch)
+        for epoch in (0, 1)
+    ] == [9, 9]
+    keys = [[s[0] for b in whole[i:i + 5] for s in b] for i in (0, 5)]
+    assert keys[0] != keys[1]
+
+    # interrupted after 8 iterations (3 into epoch 1), then resumed
+    first = train(shards, tmp_path / 'cut', 8, 'cut').seen
+    assert first == whole[:8]
+    checkpoint = torch.load(tmp_path / 'cut' / 'iter_8.pth', weights_only=True)
+    assert checkpoint['shard_stream'] == dict(
+        epoch=1,
+        batches=3,
+        next_worker=1,
+        num_workers=2,
+        raw=checkpoint['shard_stream']['raw'],
+        handed=[[4, 2]])
+    resumed = train(shards, tmp_path / 'cut', 12, 'resumed', resume=True)
+    assert resumed.seen == whole[8:]
