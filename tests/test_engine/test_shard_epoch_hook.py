@@ -57,11 +57,17 @@ def train(shards: str,
           work_dir: Path,
           max_iters: int,
           name: str,
-          resume: bool = False) -> Recorder:
+          resume: bool = False,
+          epoch_length: int = 9) -> Recorder:
     """Train ``max_iters`` with checkpoints every 4 iterations; 2 workers,
-    batches of 2, 9 samples per epoch: quotas 5 and 4, 3 + 2 batches."""
+    batches of 2, 9 samples per epoch and rank: quotas 5 and 4, 3 + 2
+    batches."""
     dataset = VideoTextShardDataset(
-        shards, pipeline=PIPELINE, seed=5, shuffle_buffer=3, epoch_length=9)
+        shards,
+        pipeline=PIPELINE,
+        seed=5,
+        shuffle_buffer=3,
+        epoch_length=epoch_length)
     loader = DataLoader(
         dataset,
         batch_size=2,
@@ -114,3 +120,40 @@ def test_epochs_and_resume_through_the_runner(shards, tmp_path):
         handed=[[4, 2]])
     resumed = train(shards, tmp_path / 'cut', 12, 'resumed', resume=True)
     assert resumed.seen == whole[8:]
+
+
+def run_on_rank(rank: int, out_dir: str) -> None:
+    """A gloo rank trains uninterrupted, then interrupted and resumed;
+    saves the keys of each run's batches as ints."""
+    import torch.distributed as dist
+    out = Path(out_dir)
+    shards = (out / 'shards.txt').read_text()
+    runs = {}
+    for name, iters, work_dir, resume in (('whole', 12, 'whole',
+                                           False), ('cut', 8, 'cut', False),
+                                          ('resumed', 12, 'cut', True)):
+        seen = train(shards, out / work_dir, iters, f'{name}{rank}', resume,
+                     18).seen
+        runs[name] = torch.tensor([[int(s[0][1:].replace('k', '0')), s[2][0]]
+                                   for batch in seen for s in batch])
+        runs[f'{name}_batches'] = torch.tensor([len(b) for b in seen])
+        dist.barrier()  # rank 0 has written the checkpoints
+    torch.save(runs, out / f'rank{rank}.pt')
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_make_the_same_batches_and_resume(shards, tmp_path):
+    from tests.tool_runs import run_gloo_workers
+    (tmp_path / 'shards.txt').write_text(shards)
+    results = run_gloo_workers(run_on_rank, tmp_path, timeout=300)
+    checkpoint = torch.load(tmp_path / 'cut' / 'iter_8.pth', weights_only=True)
+    assert len(checkpoint['shard_stream']['raw']) == 2  # both ranks
+    for rank, runs in enumerate(results):
+        # 2 + 4 and 3 + 5 samples in the ranks' shards: still 9 per epoch
+        assert len(runs['whole_batches']) == 12
+        epochs = runs['whole'][:, 1].tolist()
+        assert epochs.count(0) == epochs.count(1) == 9, rank
+        assert torch.equal(runs['cut'], runs['whole'][:runs['cut'].shape[0]])
+        assert torch.equal(runs['resumed'],
+                           runs['whole'][runs['cut'].shape[0]:])
+    assert not torch.equal(results[0]['whole'], results[1]['whole'])
