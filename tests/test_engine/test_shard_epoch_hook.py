@@ -58,7 +58,9 @@ def train(shards: str,
           max_iters: int,
           name: str,
           resume: bool = False,
-          epoch_length: int = 9) -> Recorder:
+          epoch_length: int = 9,
+          persistent: bool = True,
+          drop_last: bool = False) -> Recorder:
     """Train ``max_iters`` with checkpoints every 4 iterations; 2 workers,
     batches of 2, 9 samples per epoch and rank: quotas 5 and 4, 3 + 2
     batches."""
@@ -72,7 +74,8 @@ def train(shards: str,
         dataset,
         batch_size=2,
         num_workers=2,
-        persistent_workers=True,
+        persistent_workers=persistent,
+        drop_last=drop_last,
         collate_fn=pseudo_collate)
     model = Recorder()
     runner = Runner(
@@ -95,31 +98,42 @@ def train(shards: str,
     return model
 
 
-def test_epochs_and_resume_through_the_runner(shards, tmp_path):
-    whole = train(shards, tmp_path / 'whole', 12, 'whole').seen
+@pytest.mark.parametrize('persistent,drop_last', [
+    (True, False),
+    pytest.param(False, True, marks=pytest.mark.slow),
+])
+def test_epochs_and_resume_through_the_runner(shards, tmp_path, persistent,
+                                              drop_last):
+
+    def run(work_dir, iters, name, resume=False):
+        return train(shards, tmp_path / work_dir, iters, name, resume, 9,
+                     persistent, drop_last).seen
+
+    # quotas 5 and 4: 3 + 2 batches of 2; with drop_last 2 + 2, 8 samples
+    per_epoch, samples = (4, 8) if drop_last else (5, 9)
+    whole = run('whole', 12, 'whole')
     epochs = [batch[0][2][0] for batch in whole]
-    assert epochs == [0] * 5 + [1] * 5 + [2] * 2
-    # every epoch hands out 9 samples, and the next one reshuffles
+    assert epochs == [e for e in range(3) for _ in range(per_epoch)][:12]
+    # every epoch hands out its samples, and the next one reshuffles
     assert [
         sum(len(b) for b, e in zip(whole, epochs) if e == epoch)
         for epoch in (0, 1)
-    ] == [9, 9]
-    keys = [[s[0] for b in whole[i:i + 5] for s in b] for i in (0, 5)]
+    ] == [samples, samples]
+    keys = [[s[0] for b in whole[i:i + per_epoch] for s in b]
+            for i in (0, per_epoch)]
     assert keys[0] != keys[1]
 
-    # interrupted after 8 iterations (3 into epoch 1), then resumed
-    first = train(shards, tmp_path / 'cut', 8, 'cut').seen
-    assert first == whole[:8]
+    # interrupted after 8 iterations (in epoch 1, or at its end with
+    # drop_last), then resumed
+    assert run('cut', 8, 'cut') == whole[:8]
     checkpoint = torch.load(tmp_path / 'cut' / 'iter_8.pth', weights_only=True)
-    assert checkpoint['shard_stream'] == dict(
-        epoch=1,
-        batches=3,
-        next_worker=1,
-        num_workers=2,
-        raw=checkpoint['shard_stream']['raw'],
-        handed=[[4, 2]])
-    resumed = train(shards, tmp_path / 'cut', 12, 'resumed', resume=True)
-    assert resumed.seen == whole[8:]
+    position = checkpoint['shard_stream']
+    expected = dict(epoch=2, batches=0, next_worker=0, handed=[[0, 0]]) \
+        if drop_last else dict(
+            epoch=1, batches=3, next_worker=1, handed=[[4, 2]])
+    assert {key: position[key] for key in expected} == expected
+    assert position['num_workers'] == 2
+    assert run('cut', 12, 'resumed', resume=True) == whole[8:]
 
 
 def run_on_rank(rank: int, out_dir: str) -> None:

@@ -135,26 +135,36 @@ class ShardEpochHook(Hook):
         dataset = self._dataset(runner)
         for sample in data_batch['data_samples']:
             epoch, worker, raw, handed = sample.metainfo['stream']
-            if epoch != self.epoch:
+            if epoch != self.epoch or handed <= self.handed[worker]:
                 raise RuntimeError(
-                    f'ShardEpochHook: a sample of epoch {epoch} in epoch '
-                    f'{self.epoch} (the loader crossed an epoch boundary)')
-            self.raw[worker] = max(self.raw[worker], raw)
-            self.handed[worker] = max(self.handed[worker], handed)
+                    f'ShardEpochHook: sample {handed} of worker {worker} in '
+                    f'epoch {epoch} comes after sample '
+                    f'{self.handed[worker]} of epoch {self.epoch}: the '
+                    'loader restarted or crossed a nominal epoch (is '
+                    'in_order=False?)')
+            self.raw[worker], self.handed[worker] = raw, handed
         self.batches += 1
         self.next_worker = (worker + 1) % len(self.raw)
-        num_workers = len(self.raw)
-        if all(self.handed[w] == dataset.quota(w, num_workers)
-               for w in range(num_workers)):
+        if all(self.handed[w] == self._consumed(runner, dataset, w)
+               for w in range(len(self.raw))):
             runner.logger.info(
                 f'ShardEpochHook: nominal epoch {self.epoch} done after '
                 f'{self.batches} batches ({sum(self.handed)} samples on '
                 'this rank)')
-            self._start(self.epoch + 1, num_workers)
+            self._start(self.epoch + 1, len(self.raw))
             dataset.set_epoch(self.epoch)
         if get_dist_info()[1] > 1 and self._will_save(runner):
             self.gathered = all_gather_object([self.raw, self.handed])
             self.gathered_at = runner.iter
+
+    def _consumed(self, runner, dataset, worker: int) -> int:
+        """Samples of ``worker`` the loop takes per epoch: its quota, less
+        its last partial batch with ``drop_last``."""
+        quota = dataset.quota(worker, len(self.raw))
+        loader = runner.train_dataloader
+        if loader.drop_last and loader.batch_size:
+            quota -= quota % loader.batch_size
+        return quota
 
     @staticmethod
     def _will_save(runner) -> bool:
