@@ -90,6 +90,11 @@ class ShardEpochHook(Hook):
             raise TypeError(
                 'ShardEpochHook runs under an IterBasedTrainLoop '
                 f"(train_cfg=dict(by_epoch=False, ...)); got {type(loop)}")
+        if getattr(runner.train_dataloader, 'in_order', True) is False:
+            raise ValueError(
+                'ShardEpochHook needs a loader that takes batches from its '
+                'workers in turn (in_order=True, the default): with '
+                'in_order=False the saved position follows timing')
         num_workers = max(1, runner.train_dataloader.num_workers)
         self._start(dataset.epoch, num_workers)
         if runner.iter == 0:
