@@ -7,14 +7,19 @@ memory (like :class:`~alpro.datasets.SampleSeed`), so that workers started
 before a resume (``persistent_workers=True``) read it when their iterator
 restarts.
 """
+import importlib
 import itertools
 import logging
-from typing import Iterator, List, Optional, Sequence, Tuple
+import random
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
 
-__all__ = ['MAX_WORKERS', 'NominalEpochs', 'StreamPosition', 'worker_quota']
+__all__ = [
+    'MAX_WORKERS', 'NominalEpochs', 'StreamPosition', 'worker_quota',
+    'wds_shuffle'
+]
 
 #: data-loader workers a resume position can describe
 MAX_WORKERS = 256
@@ -114,19 +119,6 @@ class NominalEpochs:
         if epoch_length is not None:
             self._check_epoch_length(epoch_length)
 
-    def __len__(self) -> int:
-        """Samples this rank hands out per epoch (``len(loader)`` and
-        MMEngine's logger read it; with partial batches at the end of each
-        worker's quota the loader may make a few more batches).
-
-        Raises:
-            TypeError: no ``epoch_length``: the stream has no length.
-        """
-        if self.epoch_length is None:
-            raise TypeError(f'{type(self).__name__} without epoch_length has '
-                            'no length')
-        return self.epoch_length // self.world_size
-
     def _check_epoch_length(self, epoch_length: int) -> None:
         if epoch_length < self.world_size:
             raise ValueError(
@@ -202,3 +194,10 @@ class NominalEpochs:
             'reshuffle',
             logger='current',
             level=logging.INFO)
+
+
+def wds_shuffle(bufsize: int, rng: random.Random) -> Callable:
+    """webdataset's buffer shuffle as a stage: iterator in, iterator out;
+    it fills the buffer before the first sample leaves it."""
+    filters = importlib.import_module('webdataset.filters')
+    return filters.shuffle(bufsize=bufsize, initial=bufsize, rng=rng)

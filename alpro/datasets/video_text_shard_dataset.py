@@ -1,6 +1,5 @@
 """Video-text pairs streamed from WebDataset tar shards (video2dataset and
 img2dataset layout)."""
-import importlib
 import itertools
 import json
 import logging
@@ -18,7 +17,7 @@ from .errors import BadSampleError
 from .sample_seed import SampleSeed, bind_sample_seed
 from .shard_reader import (ShardReport, expand_shards, iter_shard,
                            missing_local_shards)
-from .shard_stream import NominalEpochs
+from .shard_stream import NominalEpochs, wds_shuffle
 
 __all__ = ['VideoTextShardDataset']
 
@@ -162,6 +161,8 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
         bind_sample_seed(self, self.sample_seed)
         self.shard_reports: List[ShardReport] = []
         self._init_epochs(epoch_length)
+        if epoch_length is not None and type(self) is VideoTextShardDataset:
+            self.__class__ = _SizedShardDataset  # len(): see below
 
     @property
     def epoch(self) -> int:
@@ -217,7 +218,7 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
         if self.shuffle:
             buffer_rng = random.Random(
                 f'{self.seed}-{self.epoch}-{self.rank}-{worker}')
-            raw = _wds_shuffle(self.shuffle_buffer, buffer_rng)(raw)
+            raw = wds_shuffle(self.shuffle_buffer, buffer_rng)(raw)
         for sample in itertools.islice(raw, skip):
             self._processed(sample['__report__'])  # read before the resume
         if quota is not None and handed >= quota:
@@ -384,8 +385,14 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
                 f'shuffle={self.shuffle}, seed={self.seed})')
 
 
-def _wds_shuffle(bufsize: int, rng: random.Random) -> Callable:
-    """webdataset's buffer shuffle as a stage: iterator in, iterator out;
-    it fills the buffer before the first sample leaves it."""
-    filters = importlib.import_module('webdataset.filters')
-    return filters.shuffle(bufsize=bufsize, initial=bufsize, rng=rng)
+class _SizedShardDataset(VideoTextShardDataset):
+    """A shard dataset with an ``epoch_length`` has a length, as a file
+    dataset does (``len(loader)``, MMEngine's LoggerHook, BadSampleHook's
+    bound read it): ``epoch_length``, over all ranks. Without one, it has
+    none (the class stays un-``Sized``)."""
+
+    def __len__(self) -> int:
+        return self.epoch_length
+
+
+_SizedShardDataset.__name__ = 'VideoTextShardDataset'  # in every message

@@ -1,6 +1,8 @@
 """Nominal epochs of VideoTextShardDataset on real tars: the same number of
 samples on every rank whatever the shard split, a reshuffle per epoch, and
 a resume position that continues the stream exactly."""
+import pickle
+from collections.abc import Sized
 from pathlib import Path
 from typing import List, Tuple
 
@@ -136,6 +138,15 @@ def test_resume_continues_with_the_same_batches(uneven, monkeypatch,
     with pytest.raises(ValueError, match='saved with 1 data-loader workers'):
         resumed.set_position(0, 0, [1], [1])
         next(iter(DataLoader(resumed, num_workers=2)))
+
+
+def test_only_an_epoch_length_gives_a_length(uneven, monkeypatch):
+    # len(loader), MMEngine's LoggerHook and BadSampleHook read it
+    dataset = dataset_on(uneven, monkeypatch, 0, 2, epoch_length=18)
+    assert len(dataset) == 18 and isinstance(dataset, VideoTextShardDataset)
+    assert repr(dataset).startswith('VideoTextShardDataset(')
+    assert pickle.loads(pickle.dumps(dataset)).epoch_length == 18
+    assert not isinstance(dataset_on(uneven, monkeypatch), Sized)
 
 
 def test_an_epoch_length_needs_a_shard_per_worker(uneven, monkeypatch):
