@@ -1,6 +1,6 @@
 """Video-text pairs streamed from WebDataset tar shards (video2dataset and
 img2dataset layout)."""
-import importlib
+import itertools
 import json
 import logging
 import random
@@ -17,6 +17,7 @@ from .errors import BadSampleError
 from .sample_seed import SampleSeed, bind_sample_seed
 from .shard_reader import (ShardReport, expand_shards, iter_shard,
                            missing_local_shards)
+from .shard_stream import NominalEpochs, wds_shuffle
 
 __all__ = ['VideoTextShardDataset']
 
@@ -30,7 +31,7 @@ class _BadRaw(Exception):
 
 
 @DATASETS.register_module()
-class VideoTextShardDataset(IterableDataset):
+class VideoTextShardDataset(NominalEpochs, IterableDataset):
     """Video-caption (or image-caption) pairs read from tar shards, as
     video2dataset and img2dataset write them: per sample ``{key}.mp4`` (or
     ``.jpg``, ...), ``{key}.txt`` with the caption and ``{key}.json`` with
@@ -97,6 +98,17 @@ class VideoTextShardDataset(IterableDataset):
         num_samples: the corpus size (``stats.json`` of ``pack_shards.py``
             has it); ``BadSampleHook`` bounds the bad samples by it. Unknown
             (``None``): the bad samples are counted but not bounded.
+        epoch_length: samples per nominal epoch over all ranks, for an
+            iteration-based schedule with
+            :class:`~alpro.engine.hooks.ShardEpochHook`. Each rank then
+            hands out exactly ``epoch_length // world_size`` samples per
+            epoch (every rank makes the same number of batches: no rank
+            waits at the end of an uneven shard split), split evenly over
+            its workers; a worker whose shards run out reads them again in
+            a new order (a new *pass*, dealt with ``(seed, epoch, pass)``),
+            and one that meets its quota stops, leaving the rest of its
+            shards to the next epoch's reshuffle (both logged per worker).
+            ``None``: one pass over the shards per epoch.
     """
 
     def __init__(self,
@@ -111,7 +123,8 @@ class VideoTextShardDataset(IterableDataset):
                  test_mode: bool = False,
                  skip_bad: bool = False,
                  max_refetch: int = 10,
-                 num_samples: Optional[int] = None) -> None:
+                 num_samples: Optional[int] = None,
+                 epoch_length: Optional[int] = None) -> None:
         if shuffle_buffer < 1:
             raise ValueError(
                 f'shuffle_buffer must be >= 1, got {shuffle_buffer}')
@@ -147,6 +160,9 @@ class VideoTextShardDataset(IterableDataset):
         self.sample_seed = SampleSeed(self.seed, self.rank)
         bind_sample_seed(self, self.sample_seed)
         self.shard_reports: List[ShardReport] = []
+        self._init_epochs(epoch_length)
+        if epoch_length is not None and type(self) is VideoTextShardDataset:
+            self.__class__ = _SizedShardDataset  # len(): see below
 
     @property
     def epoch(self) -> int:
@@ -154,16 +170,24 @@ class VideoTextShardDataset(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffle shards and samples, and seed the samples' draws, for
-        ``epoch``."""
+        ``epoch``, from its beginning."""
+        self.position.clear()
         self.sample_seed.set_epoch(epoch)
 
-    def shards_of(self, rank: int, world_size: int, worker: int,
-                  num_workers: int) -> List[Tuple[int, str]]:
+    def shards_of(self,
+                  rank: int,
+                  world_size: int,
+                  worker: int,
+                  num_workers: int,
+                  pass_: int = 0) -> List[Tuple[int, str]]:
         """``(index in the shard list, url)`` of the shards one worker of
-        one rank reads in this epoch, in reading order."""
+        one rank reads in this epoch (in pass ``pass_`` over the shards, see
+        ``epoch_length``), in reading order."""
         order = list(range(len(self.urls)))
         if self.shuffle:
-            random.Random(f'{self.seed}-{self.epoch}').shuffle(order)
+            key = f'{self.seed}-{self.epoch}'
+            random.Random(key +
+                          (f'-pass{pass_}' if pass_ else '')).shuffle(order)
         mine = order[rank::world_size][worker::num_workers]
         return [(i, self.urls[i]) for i in mine]
 
@@ -171,16 +195,36 @@ class VideoTextShardDataset(IterableDataset):
         info = get_worker_info()
         worker, num_workers = (0, 1) if info is None else (info.id,
                                                            info.num_workers)
-        shards = self.shards_of(self.rank, self.world_size, worker,
-                                num_workers)
         pending: List[str] = []  # bad paths since the last sample handed out
-        raw = self._raw_samples(shards, pending)
+        if self.epoch_length is None:
+            shards = self.shards_of(self.rank, self.world_size, worker,
+                                    num_workers)
+            yield from self._stream(
+                self._raw_samples(shards, pending), pending, worker)
+            return
+        yield from self._epoch_stream(worker, num_workers, pending)
+
+    def _stream(self,
+                raw: Iterator[dict],
+                pending: List[str],
+                worker: int,
+                quota: Optional[int] = None,
+                skip: int = 0,
+                handed: int = 0,
+                passes: Optional[List[int]] = None) -> Iterator[dict]:
+        """Shuffle, decode and hand out; with a ``quota``, past ``skip`` raw
+        samples (a resume) and until ``quota`` are handed out, each tagged
+        with its place ``stream=[epoch, worker, raw, handed]``."""
         if self.shuffle:
             buffer_rng = random.Random(
                 f'{self.seed}-{self.epoch}-{self.rank}-{worker}')
-            raw = _wds_shuffle(self.shuffle_buffer, buffer_rng)(raw)
+            raw = wds_shuffle(self.shuffle_buffer, buffer_rng)(raw)
+        for sample in itertools.islice(raw, skip):
+            self._processed(sample['__report__'])  # read before the resume
+        if quota is not None and handed >= quota:
+            return
         in_a_row: List[str] = []
-        for sample in raw:
+        for position, sample in enumerate(raw, skip + 1):
             results = dict(sample_idx=sample['__index__'], replaced=[])
             try:
                 self._fill(results, sample)
@@ -200,17 +244,30 @@ class VideoTextShardDataset(IterableDataset):
             self._processed(sample['__report__'])
             pending.clear()
             in_a_row.clear()
+            if quota is None:
+                yield out
+                continue
+            handed += 1
+            out['data_samples'].set_metainfo(
+                dict(stream=[self.epoch, worker, position, handed]))
             yield out
+            if handed == quota:
+                self._quota_met(worker, quota, position, passes)
+                return
 
-    def _raw_samples(self, shards: List[Tuple[int, str]],
-                     pending: List[str]) -> Iterator[dict]:
-        """The undecoded samples of ``shards``, a report per shard."""
-        self.shard_reports = []
+    def _raw_samples(self,
+                     shards: List[Tuple[int, str]],
+                     pending: List[str],
+                     pass_: int = 0) -> Iterator[dict]:
+        """The undecoded samples of ``shards``, a report per shard; a
+        sample's index is ``pass << 48 | shard index << 32 | position``."""
+        if not pass_:
+            self.shard_reports = []
         for index, url in shards:
             report = ShardReport(url)
             self.shard_reports.append(report)
             for position, sample in enumerate(iter_shard(url, report)):
-                sample['__index__'] = (index << 32) | position
+                sample['__index__'] = (pass_ << 48) | (index << 32) | position
                 sample['__report__'] = report
                 yield sample
             report.read_done = True
@@ -328,8 +385,14 @@ class VideoTextShardDataset(IterableDataset):
                 f'shuffle={self.shuffle}, seed={self.seed})')
 
 
-def _wds_shuffle(bufsize: int, rng: random.Random) -> Callable:
-    """webdataset's buffer shuffle as a stage: iterator in, iterator out;
-    it fills the buffer before the first sample leaves it."""
-    filters = importlib.import_module('webdataset.filters')
-    return filters.shuffle(bufsize=bufsize, initial=bufsize, rng=rng)
+class _SizedShardDataset(VideoTextShardDataset):
+    """A shard dataset with an ``epoch_length`` has a length, as a file
+    dataset does (``len(loader)``, MMEngine's LoggerHook, BadSampleHook's
+    bound read it): ``epoch_length``, over all ranks. Without one, it has
+    none (the class stays un-``Sized``)."""
+
+    def __len__(self) -> int:
+        return self.epoch_length
+
+
+_SizedShardDataset.__name__ = 'VideoTextShardDataset'  # in every message
