@@ -42,8 +42,9 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
     ``DecordInit``) or ``results['img_bytes']`` (``LoadImageAsClip``), and
     ``video_path`` / ``img_path`` name the member as
     ``{shard url}/{key}.{ext}`` in messages. ``video_id`` is the key;
-    ``sample_idx`` is ``shard index << 32 | position in the shard``, which
-    seeds the random transforms (with the seed, the epoch and the rank).
+    ``sample_idx`` is ``pass << 48 | shard index << 32 | position in the
+    shard`` (pass 0 without ``epoch_length``), which seeds the random
+    transforms (with the seed, the epoch and the rank).
 
     Order: the shard list is shuffled with ``(seed, epoch)`` (the same on
     every rank), dealt to the ranks (``shards[rank::world_size]``) and then
@@ -161,8 +162,6 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
         bind_sample_seed(self, self.sample_seed)
         self.shard_reports: List[ShardReport] = []
         self._init_epochs(epoch_length)
-        if epoch_length is not None and type(self) is VideoTextShardDataset:
-            self.__class__ = _SizedShardDataset  # len(): see below
 
     @property
     def epoch(self) -> int:
@@ -379,20 +378,19 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
                 sample_idx=results['sample_idx'], left_out=error.path))
         return dict(inputs=None, data_samples=sample)
 
+    def __len__(self) -> int:
+        """``epoch_length``, over all ranks (``len(loader)``, MMEngine's
+        LoggerHook and BadSampleHook's bound read it).
+
+        Raises:
+            TypeError: no ``epoch_length``: a stream has no length.
+        """
+        if self.epoch_length is None:
+            raise TypeError(f'{type(self).__name__} without epoch_length '
+                            'has no length')
+        return self.epoch_length
+
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({len(self.urls)} shards, '
                 f'rank {self.rank}/{self.world_size}, '
                 f'shuffle={self.shuffle}, seed={self.seed})')
-
-
-class _SizedShardDataset(VideoTextShardDataset):
-    """A shard dataset with an ``epoch_length`` has a length, as a file
-    dataset does (``len(loader)``, MMEngine's LoggerHook, BadSampleHook's
-    bound read it): ``epoch_length``, over all ranks. Without one, it has
-    none (the class stays un-``Sized``)."""
-
-    def __len__(self) -> int:
-        return self.epoch_length
-
-
-_SizedShardDataset.__name__ = 'VideoTextShardDataset'  # in every message

@@ -1,6 +1,6 @@
 """Count, log and bound the bad samples met during training."""
 import logging
-from typing import Optional, Set, Sized
+from typing import Optional, Set
 
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
@@ -79,8 +79,10 @@ class BadSampleHook(Hook):
         """The training set's size: its length, else its ``num_samples``;
         None (with a WARNING, once) when it declares neither."""
         dataset = runner.train_dataloader.dataset
-        if isinstance(dataset, Sized):
+        try:
             return len(dataset)
+        except TypeError:  # a stream without a length
+            pass
         total = getattr(dataset, 'num_samples', None)
         if total is None and not self._warned_unbounded:
             self._warned_unbounded = True
