@@ -9,6 +9,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from alpro.models.backbones.contract import check_video_backbone
+from alpro.models.data_preprocessors.tokenizer import check_when_read
 from alpro.models.text_encoders.contract import check_text_encoder
 from alpro.registry import BACKBONES, MODELS, TEXT_ENCODERS
 from alpro.structures import VideoTextDataSample
@@ -30,10 +31,8 @@ def check_vocabulary(tokenizer, text_encoder: nn.Module) -> None:
                 f'embeds only {vocab_size}: raise vocab_size in the text '
                 'encoder config or use the tokenizer it was trained with')
 
-    if hasattr(tokenizer, 'add_check'):
-        tokenizer.add_check(check)
-    elif tokenizer is not None:
-        check(tokenizer)
+    if tokenizer is not None:
+        check_when_read(tokenizer, check)
 
 
 def _rename_old_keys_on_load(state_dict: dict, prefix: str, *args) -> None:

@@ -4,7 +4,7 @@ when")."""
 import os.path as osp
 from typing import Callable, List
 
-__all__ = ['LazyTokenizer', 'load_tokenizer']
+__all__ = ['LazyTokenizer', 'check_when_read', 'load_tokenizer']
 
 
 def load_tokenizer(path: str):
@@ -81,3 +81,12 @@ class LazyTokenizer:
     def __repr__(self) -> str:
         state = 'read' if self.is_loaded else 'not read yet'
         return f"LazyTokenizer('{self.path}', {state})"
+
+
+def check_when_read(tokenizer, check: Callable) -> None:
+    """Run ``check(tokenizer)`` when a :class:`LazyTokenizer` is read (at
+    once if it was), or at once for a tokenizer object."""
+    if isinstance(tokenizer, LazyTokenizer):
+        tokenizer.add_check(check)
+    else:
+        check(tokenizer)

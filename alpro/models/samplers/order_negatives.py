@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from alpro.registry import MODELS
+from ..data_preprocessors.tokenizer import check_when_read
 
 __all__ = ['OrderNegatives']
 
@@ -84,10 +85,7 @@ class OrderNegatives(nn.Module):
             persistent=False)
         self.token_ids_read = False
         if self.words is not None or self.swap_words:
-            if hasattr(tokenizer, 'add_check'):
-                tokenizer.add_check(self._read_token_ids)
-            else:
-                self._read_token_ids(tokenizer)
+            check_when_read(tokenizer, self._read_token_ids)
 
     @torch.no_grad()
     def _read_token_ids(self, tokenizer) -> None:
