@@ -32,16 +32,20 @@ def num_words(cfg: Config) -> int:
     return min(2000, config.get('vocab_size', 30522) - 5)
 
 
-def _values_of(node, key: str) -> Iterator:
-    """Every value of ``key`` in the nested dicts and lists of ``node``."""
+def _dicts_of(node) -> Iterator[dict]:
+    """Every dict in the nested dicts and lists of ``node``, outer first."""
     if isinstance(node, dict):
-        if key in node:
-            yield node[key]
+        yield node
         for value in node.values():
-            yield from _values_of(value, key)
+            yield from _dicts_of(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            yield from _values_of(value, key)
+            yield from _dicts_of(value)
+
+
+def _values_of(node, key: str) -> Iterator:
+    """Every value of ``key`` in the nested dicts and lists of ``node``."""
+    return (found[key] for found in _dicts_of(node) if key in found)
 
 
 def named_words(node) -> List[str]:
@@ -92,21 +96,13 @@ def offline_model_cfg(cfg: Config, tokenizer_dir: str,
     :func:`write_synthetic_assets`. Weights need no change: a model reads
     none when it is built, and :func:`build_random_model` initialises it
     without them."""
-
-    def swap(node):
-        if isinstance(node, dict):
-            if 'entity_file' in node:
-                node['entity_file'] = entity_file
-            if isinstance(node.get('tokenizer'), dict):
-                node['tokenizer']['path'] = tokenizer_dir
-            for value in node.values():
-                swap(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                swap(value)
-        return node
-
-    return swap(copy.deepcopy(cfg.model))
+    model = copy.deepcopy(cfg.model)
+    for node in _dicts_of(model):
+        if 'entity_file' in node:
+            node['entity_file'] = entity_file
+        if isinstance(node.get('tokenizer'), dict):
+            node['tokenizer']['path'] = tokenizer_dir
+    return model
 
 
 def build_random_model(
