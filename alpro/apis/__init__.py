@@ -1,0 +1,4 @@
+"""Use a trained model: build it (:func:`init_model`) and run inference."""
+from .model import CheckpointMismatchError, init_model
+
+__all__ = ['CheckpointMismatchError', 'init_model']
