@@ -7,7 +7,7 @@ import logging
 import os
 import os.path as osp
 import sys
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple, Type
 
 import torch
 from mmengine.config import Config, DictAction
@@ -119,21 +119,31 @@ def refuse_checkpoints_in_work_dir(cfg: Config) -> None:
 
 
 @contextlib.contextmanager
-def reported_errors(tool: str, debug: bool = False) -> Iterator[None]:
+def reported_errors(tool: str,
+                    debug: bool = False,
+                    errors: Tuple[Type[BaseException], ...] = (),
+                    one_line: bool = False) -> Iterator[None]:
     """Report the errors a user fixes from the message alone
-    (:data:`USER_ERRORS`) as ``TOOL: error: MESSAGE`` on stderr, without a
-    traceback, and exit with status 2; ``debug`` re-raises them instead.
-    Only rank 0 of a distributed run prints."""
+    (:data:`USER_ERRORS`, and a tool's own ``errors``) as
+    ``TOOL: error: MESSAGE`` on stderr, without a traceback, and exit with
+    status 2; ``debug`` re-raises them instead. ``one_line`` joins the lines
+    of a message into one. Only rank 0 of a distributed run prints."""
     try:
         yield
-    except USER_ERRORS as error:
+    except USER_ERRORS + tuple(errors) as error:
         if debug:
             raise
         if int(os.environ.get('RANK', '0')) == 0:
             where = '' if isinstance(
                 error, _CHECKS) else (' (--debug shows where it was raised)')
+            message = str(error)
+            if one_line:
+                message = ' '.join(line.strip()
+                                   for line in message.splitlines())
             print(
-                f'{tool}: error: {error}{where}', file=sys.stderr, flush=True)
+                f'{tool}: error: {message}{where}',
+                file=sys.stderr,
+                flush=True)
         sys.exit(2)
 
 
