@@ -1,0 +1,79 @@
+"""Answer a question about a video with a trained video QA model::
+
+    python tools/answer.py CONFIG CHECKPOINT VIDEO "what is the man holding?"
+
+prints the answer and the top-k answers with their probabilities. Bad input
+(a missing file, a video that does not decode, an empty question) exits with
+status 2 and a one-line reason on stderr.
+"""
+import argparse
+import os.path as osp
+from typing import Optional, Sequence
+
+import torch
+from decord import DECORDError
+
+from alpro.apis import CheckpointMismatchError, VideoQAInferencer, init_model
+from alpro.utils.checkpoint import (CheckpointShapeError,
+                                    CorruptCheckpointError,
+                                    UnsafeCheckpointError)
+from alpro.utils.cli import amp_available, reported_errors
+
+#: bad input the model and the API report, besides a missing file
+INPUT_ERRORS = (ValueError, CheckpointMismatchError, CheckpointShapeError,
+                CorruptCheckpointError, UnsafeCheckpointError, DECORDError)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Answer a question about a video')
+    parser.add_argument('config', help='the video QA model config')
+    parser.add_argument('checkpoint', help='its trained checkpoint')
+    parser.add_argument('video', help='the video file')
+    parser.add_argument('question', help='the question')
+    parser.add_argument(
+        '--top-k', type=int, default=5, help='how many answers to list')
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 autocast (CUDA)')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of a refused input')
+    return parser.parse_args(argv)
+
+
+def answer(args: argparse.Namespace) -> dict:
+    """Answer ``args.question`` about ``args.video`` and print the top
+    answers."""
+    for path, kind in ((args.config, 'config'),
+                       (args.checkpoint, 'checkpoint'), (args.video, 'video')):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{kind} {path} not found')
+    if not args.question.strip():
+        raise ValueError('the question is empty: give a question to answer')
+    if args.top_k < 1:
+        raise ValueError('--top-k must be at least 1')
+    model = init_model(args.config, args.checkpoint, args.device)
+    inferencer = VideoQAInferencer(model, amp=args.amp and amp_available())
+    result = inferencer(args.video, args.question, top_k=args.top_k)
+    start, end = result['clip']
+    print(f'video: {args.video} (clip {start:.1f}-{end:.1f} s)')
+    print(f'question: {args.question}')
+    print(f"answer: {result['answer']}")
+    print(f"{'rank':>4}  {'prob':>6}  answer")
+    for rank, (text, prob) in enumerate(result['top'], 1):
+        print(f'{rank:>4}  {prob:>6.4f}  {text}')
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    with reported_errors(
+            'answer.py', args.debug, errors=INPUT_ERRORS, one_line=True):
+        answer(args)
+
+
+if __name__ == '__main__':
+    main()
