@@ -14,16 +14,12 @@ from mmengine.runner import Runner
 from alpro.apis import TextToVideoRetrievalInferencer, init_model
 from alpro.registry import DATASETS
 from alpro.utils import register_all_modules
-from tests.tool_runs import save_random_model
-
-CONFIG = Path(__file__).parents[1] / 'data/configs/retrieval_eval.py'
+from .conftest import RETRIEVAL_CONFIG as CONFIG
 
 
 @pytest.fixture
-def model(demo_corpus, tmp_path, monkeypatch):
-    save_random_model(CONFIG, demo_corpus, tmp_path / 'm.pth', 0)
-    monkeypatch.chdir(demo_corpus)
-    return init_model(CONFIG, tmp_path / 'm.pth')
+def model(retrieval_model):
+    return retrieval_model
 
 
 def _gallery(demo_corpus, folder, count):

@@ -11,7 +11,7 @@ from alpro.apis import (TextToVideoRetrievalInferencer, VideoQAInferencer,
 from alpro.registry import DATASETS
 from alpro.utils import register_all_modules
 from tests.tool_runs import save_random_model
-from .test_text_to_video import CONFIG as RETRIEVAL_CONFIG
+from .conftest import RETRIEVAL_CONFIG
 
 CONFIG = RETRIEVAL_CONFIG.parent / 'video_qa_eval.py'
 

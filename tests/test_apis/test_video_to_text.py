@@ -4,28 +4,28 @@ import pytest
 import torch
 
 from alpro.apis import VideoToTextRetrievalInferencer
-from .test_text_to_video import _evaluation, model  # noqa: F401
+from .test_text_to_video import _evaluation
 
 
-def test_captions_file_and_blank_lines(model, tmp_path):  # noqa: F811
+def test_captions_file_and_blank_lines(retrieval_model, tmp_path):
     (tmp_path / 'caps.txt').write_text('a red circle\n\nmoves left\n \n')
     with pytest.raises(
             ValueError, match=r'caps.txt: blank caption at '
             r'line\(s\) 2, 4'):
-        VideoToTextRetrievalInferencer(model, tmp_path / 'caps.txt')
+        VideoToTextRetrievalInferencer(retrieval_model, tmp_path / 'caps.txt')
     (tmp_path / 'caps.txt').write_text('a red circle\nmoves left\n')
-    captions = VideoToTextRetrievalInferencer(model, tmp_path / 'caps.txt')
+    captions = VideoToTextRetrievalInferencer(retrieval_model,
+                                              tmp_path / 'caps.txt')
     assert captions.captions == ['a red circle', 'moves left']
     with pytest.raises(FileNotFoundError, match='nothing.txt'):
-        VideoToTextRetrievalInferencer(model, tmp_path / 'nothing.txt')
+        VideoToTextRetrievalInferencer(retrieval_model,
+                                       tmp_path / 'nothing.txt')
 
 
-def test_scores_equal_the_evaluation(
-        model,
-        demo_corpus,  # noqa: F811
-        tmp_path):
+def test_scores_equal_the_evaluation(retrieval_model, demo_corpus, tmp_path):
     scores, sims, captions, videos, _ = _evaluation(demo_corpus, tmp_path)
-    search = VideoToTextRetrievalInferencer(model, captions, batch_size=3)
+    search = VideoToTextRetrievalInferencer(
+        retrieval_model, captions, batch_size=3)
     row = {c: i for i, c in enumerate(captions)}
     assert len(row) == len(captions), 'the demo captions are distinct'
     count = len(captions)
