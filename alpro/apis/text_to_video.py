@@ -82,8 +82,9 @@ class TextToVideoRetrievalInferencer:
         amp: bfloat16 autocast on CUDA.
         index: the VTC search: ``'exact'`` (one matrix product).
         show_progress: a progress bar while embedding.
-        checkpoint: the checkpoint file of ``model``, recorded in the cache
-            so that a tool can rebuild the model from it.
+        checkpoint: the checkpoint file of ``model``, recorded (absolute,
+            as the config file) in the cache so that a tool can rebuild the
+            model from it.
     """
 
     def __init__(self,
@@ -107,9 +108,10 @@ class TextToVideoRetrievalInferencer:
         self.amp = amp
         self.loader_args = dict(batch_size=batch_size, num_workers=num_workers)
         cfg = getattr(model, 'cfg', None)
+        config = getattr(cfg, 'filename', None)
         meta = dict(
-            config=getattr(cfg, 'filename', None),
-            checkpoint=None if checkpoint is None else str(checkpoint),
+            config=config and os.path.abspath(config),
+            checkpoint=checkpoint and os.path.abspath(checkpoint),
             fingerprint=model_fingerprint(model))
         old = None if cache is None else GalleryCache.load(cache)
         if old is not None and old.meta.get(
@@ -236,7 +238,7 @@ class TextToVideoRetrievalInferencer:
         """
         if isinstance(queries, str):
             queries = [queries]
-        if self.embeddings is None:
+        if self.embeddings is None or not queries:
             return [[] for _ in queries]
         text_tokens, text_mask, text_embed = encode_texts(
             self.model, queries, self.amp)

@@ -53,7 +53,7 @@ def test_cache_is_reused_and_updated_incrementally(model, demo_corpus,
     assert len(first.paths) == 5 and str(
         folder / 'sub/nested.MP4') in (first.paths)
     records = json.loads((tmp_path / 'cache/gallery.json').read_text())
-    assert records['meta']['checkpoint'] == 'm.pth'
+    assert records['meta']['checkpoint'] == str(demo_corpus / 'm.pth')
     assert records['meta']['config'] == str(CONFIG)
     assert [e['path'] for e in records['entries']] == first.paths
 
