@@ -102,9 +102,7 @@ def index(args: argparse.Namespace) -> TextToVideoRetrievalInferencer:
                                                          'video folder')):
         require_file(path, kind)
     amp = args.amp and amp_available()
-    # absolute: query rebuilds the model from them, from any folder
-    config, checkpoint = osp.abspath(args.config), osp.abspath(args.checkpoint)
-    model = init_model(config, checkpoint, args.device)
+    model = init_model(args.config, args.checkpoint, args.device)
     print(f'model: {args.config} + {args.checkpoint} on {args.device}')
     inferencer = TextToVideoRetrievalInferencer(
         model,
@@ -113,7 +111,7 @@ def index(args: argparse.Namespace) -> TextToVideoRetrievalInferencer:
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         amp=amp,
-        checkpoint=checkpoint)
+        checkpoint=args.checkpoint)
     stats = inferencer.stats
     print(f'gallery {args.video_dir}: {len(inferencer.paths)} videos '
           f"(embedded {stats['embedded']}, reused {stats['reused']}, "

@@ -112,8 +112,10 @@ def search_handler(
         for hit in hits:
             start, end = hit['clip']
             name = shown_path(hit['path'])
-            items.append((clip_preview(hit['path'], hit['clip'], folder),
-                          f"{hit['rank']}. {hit['score']:.3f}  {name}"))
+            items.append(
+                (clip_preview(hit['path'], hit['clip'],
+                              folder), f"{hit['rank']}. {hit['score']:.3f}  "
+                 f"{osp.basename(name)}"))
             rows.append([
                 hit['rank'],
                 round(hit['score'], 4),
@@ -201,7 +203,8 @@ def build_app(retrieval: TextToVideoRetrievalInferencer,
             gr.Markdown('Ask a question about a video.')
             with gr.Row():
                 with gr.Column():
-                    video = gr.Video(label='video', sources=['upload'])
+                    video = gr.Video(
+                        label='video', sources=['upload'], elem_id='video')
                     question = gr.Textbox(
                         label='question', placeholder='what color is it')
                     ask_button = gr.Button('Ask', variant='primary')
@@ -276,15 +279,14 @@ def load_models(
         raise FileNotFoundError(f'{kind} {path} not found: {fix}')
     amp = args.amp and amp_available()
     retrieval = TextToVideoRetrievalInferencer(
-        init_model(
-            osp.abspath(args.retrieval_config), args.retrieval_checkpoint,
-            args.device),
+        init_model(args.retrieval_config, args.retrieval_checkpoint,
+                   args.device),
         args.gallery,
         args.cache,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         amp=amp,
-        checkpoint=osp.abspath(args.retrieval_checkpoint))
+        checkpoint=args.retrieval_checkpoint)
     for path, reason in retrieval.skipped:
         print(f'gallery: skipped {path}: {reason}')
     qa = VideoQAInferencer(
