@@ -38,16 +38,36 @@ def default_device() -> str:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Search videos by text with a trained retrieval model')
-    parser.add_argument(
+    # the options of both commands
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        '--batch-size',
+        type=int,
+        default=8,
+        help='videos per forward pass (embedding, VTM re-ranking)')
+    common.add_argument(
+        '--num-workers',
+        type=int,
+        default=2,
+        help='video decoding processes (0: in this one)')
+    common.add_argument(
+        '--amp', action='store_true', help='bf16 autocast (CUDA)')
+    common.add_argument(
+        '--device',
+        default=default_device(),
+        help='cpu, cuda, cuda:1, ... (default: cuda if there is one)')
+    common.add_argument(
         '--debug',
         action='store_true',
         help='show the traceback of a refused input')
+    parser = argparse.ArgumentParser(
+        description='Search videos by text with a trained retrieval model')
     commands = parser.add_subparsers(dest='command', required=True)
 
     index = commands.add_parser(
-        'index', help='embed the videos of a folder into a cache')
+        'index',
+        parents=[common],
+        help='embed the videos of a folder into a cache')
     index.add_argument('config', help='the retrieval model config')
     index.add_argument('checkpoint', help='its trained checkpoint')
     index.add_argument(
@@ -55,18 +75,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='a folder (searched recursively), or an annotation file a '
         'retrieval dataset reads')
     index.add_argument(
-        '--cache', required=True, help='the cache file to write or update')
-    index.add_argument('--batch-size', type=int, default=8)
-    index.add_argument(
-        '--num-workers',
-        type=int,
-        default=2,
-        help='data loading processes (0: in this one)')
-    index.add_argument(
-        '--amp', action='store_true', help='bf16 autocast (CUDA)')
-    index.add_argument('--device', default=default_device())
+        '--cache',
+        required=True,
+        help='the cache to write or update (NAME.safetensors and NAME.json)')
 
-    query = commands.add_parser('query', help='search a cache by text')
+    query = commands.add_parser(
+        'query', parents=[common], help='search a cache by text')
     query.add_argument('cache', help='a cache written by the index command')
     query.add_argument('text', help='what to search for')
     query.add_argument('--top-k', type=int, default=5)
@@ -83,9 +97,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         choices=('exact', 'faiss'),
         default='exact',
         help='exact search (one matrix product) or a FAISS index')
-    query.add_argument(
-        '--amp', action='store_true', help='bf16 autocast (CUDA)')
-    query.add_argument('--device', default=default_device())
     return parser.parse_args(argv)
 
 
@@ -159,7 +170,12 @@ def query(args: argparse.Namespace) -> List[dict]:
     amp = args.amp and amp_available()
     model = init_model(config, checkpoint, args.device)
     inferencer = TextToVideoRetrievalInferencer(
-        model, cache=args.cache, amp=amp, index=args.index)
+        model,
+        cache=args.cache,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        amp=amp,
+        index=args.index)
     hits = inferencer(
         args.text, top_k=args.top_k, rerank_k=args.rerank_k,
         score=args.score)[0]

@@ -77,7 +77,7 @@ def test_index_query_and_reindex(workdir, demo_corpus, monkeypatch):
     output = run_tool([
         sys.executable, SEARCH, 'query',
         str(cache), text, '--top-k', '3', '--rerank-k', '4', '--score',
-        'vtm_prob', '--device', 'cpu'
+        'vtm_prob', '--num-workers', '0', '--device', 'cpu'
     ], demo_corpus)
     assert 'the top 4 re-ranked by VTM' in output, output
     rows = table(output)
