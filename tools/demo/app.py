@@ -224,23 +224,40 @@ def build_app(retrieval: TextToVideoRetrievalInferencer,
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Web demo: search videos by text, ask about a video')
+    helps = dict(
+        retrieval_config='the retrieval model config',
+        retrieval_checkpoint='its checkpoint',
+        gallery='the videos to search: a folder, or an annotation file',
+        cache='where their embeddings are kept (NAME.safetensors/.json)',
+        qa_config='the video QA model config',
+        qa_checkpoint='its checkpoint')
     for key, value in DEMO.items():
         parser.add_argument(
             '--' + key.replace('_', '-'),
             default=value,
-            help=f'(default: {value})')
+            help=f'{helps[key]} (default: {value})')
     parser.add_argument(
         '--rerank-k',
         type=int,
         default=32,
         help='how many VTC hits VTM re-scores when asked')
-    parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument(
+        '--batch-size', type=int, default=8, help='videos per forward pass')
+    parser.add_argument(
+        '--num-workers',
+        type=int,
+        default=2,
+        help='video decoding processes (0: in this one)')
     parser.add_argument(
         '--amp', action='store_true', help='bf16 autocast (CUDA)')
     parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--host', default='127.0.0.1')
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu, cuda, ... (default: cuda if there is one)')
+    parser.add_argument(
+        '--host',
+        default='127.0.0.1',
+        help='the address to serve on (0.0.0.0: every interface)')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument(
         '--debug',
