@@ -124,6 +124,9 @@ def index(args: argparse.Namespace) -> TextToVideoRetrievalInferencer:
         amp=amp,
         checkpoint=args.checkpoint)
     stats = inferencer.stats
+    if stats['embedded']:
+        # the API's progress bar leaves its line open
+        print()
     print(f'gallery {args.video_dir}: {len(inferencer.paths)} videos '
           f"(embedded {stats['embedded']}, reused {stats['reused']}, "
           f"dropped {stats['dropped']}, skipped {stats['skipped']})")
