@@ -70,8 +70,9 @@ def test_search_tab_returns_gallery_videos(served):
         assert len(items) == 3 and len(table['data']) == 3
         for rank, (item, row) in enumerate(zip(items, table['data']), 1):
             assert row[0] == rank and Path(row[4]).name in names
-            assert item['caption'].startswith(f'{rank}. ')
-            assert Path(row[4]).name in item['caption']
+            caption_rank, caption_score = item['caption'].split(': ')
+            assert int(caption_rank) == rank
+            assert float(caption_score) == pytest.approx(row[1], abs=1e-3)
             # the preview is an animated GIF of the clip
             assert Path(item['image']).read_bytes()[:6] == b'GIF89a'
         scores = [row[1] for row in table['data']]
@@ -80,9 +81,13 @@ def test_search_tab_returns_gallery_videos(served):
         client.predict('  ', 3, False, api_name='/search')
 
 
-def test_ask_tab_answers_from_the_vocabulary(served):
+def test_ask_tab_answers_from_the_vocabulary(served, bad_videos):
     url, videos, vocabulary = served
     client = client_module.Client(url, verbose=False)
+    # the upload's preview: a GIF whatever the codec
+    preview = client.predict(
+        client_module.handle_file(str(videos[0])), api_name='/preview')
+    assert Path(preview).read_bytes()[:6] == b'GIF89a'
     answer, top, preview = client.predict(
         client_module.handle_file(str(videos[0])),
         'what color is the star',
@@ -95,6 +100,16 @@ def test_ask_tab_answers_from_the_vocabulary(served):
     assert Path(preview).read_bytes()[:6] == b'GIF89a'
     with pytest.raises(Exception, match='Upload a video first'):
         client.predict(None, 'what color', api_name='/ask')
+    # a file that is not a video: an error naming it, the app still serves
+    with pytest.raises(Exception, match='garbage.mp4: cannot'):
+        client.predict(
+            client_module.handle_file(str(bad_videos['garbage'])),
+            'what color',
+            api_name='/ask')
+    assert client.predict(
+        client_module.handle_file(str(videos[1])),
+        'what shape',
+        api_name='/ask')[0] in vocabulary
 
 
 def test_missing_demo_checkpoint_says_to_run_demo_sh(app_module, tmp_path,

@@ -56,9 +56,11 @@ def import_gradio():
     return gradio
 
 
-def clip_preview(path: str, clip: Tuple[float, float], folder: str) -> str:
-    """An animated GIF of ``clip`` (start and end, in seconds) of the video
-    at ``path``, written once into ``folder``; returns its path.
+def clip_preview(path: str, clip: Optional[Tuple[float, float]],
+                 folder: str) -> str:
+    """An animated GIF of ``clip`` (start and end, in seconds; None: the
+    whole video) of the video at ``path``, written once into ``folder``;
+    returns its path.
 
     A GIF plays in every browser, whatever codec the video has.
     """
@@ -69,7 +71,8 @@ def clip_preview(path: str, clip: Tuple[float, float], folder: str) -> str:
     reader = VideoReader(path)
     fps = reader.get_avg_fps()
     last = len(reader) - 1
-    start, end = (min(max(round(t * fps), 0), last) for t in clip)
+    start, end = (0, last) if clip is None else (min(
+        max(round(t * fps), 0), last) for t in clip)
     indices = np.linspace(start, max(start, end), PREVIEW_FRAMES).round()
     frames = reader.get_batch(indices.astype(int).tolist()).asnumpy()
     height, width = frames.shape[1:3]
@@ -112,10 +115,8 @@ def search_handler(
         for hit in hits:
             start, end = hit['clip']
             name = shown_path(hit['path'])
-            items.append(
-                (clip_preview(hit['path'], hit['clip'],
-                              folder), f"{hit['rank']}. {hit['score']:.3f}  "
-                 f"{osp.basename(name)}"))
+            preview = clip_preview(hit['path'], hit['clip'], folder)
+            items.append((preview, f"{hit['rank']}: {hit['score']:.3f}"))
             rows.append([
                 hit['rank'],
                 round(hit['score'], 4),
@@ -150,6 +151,23 @@ def ask_handler(qa: VideoQAInferencer,
         return result['answer'], dict(result['top']), preview
 
     return ask
+
+
+def preview_handler(folder: str) -> Callable[[Optional[str]], str]:
+    """The Ask tab's preview of an uploaded video: ``path`` -> GIF."""
+    gr = import_gradio()
+
+    def preview(video: Optional[str]) -> Optional[str]:
+        if not video:
+            return None
+        try:
+            return clip_preview(video, None, folder)
+        except INPUT_ERRORS as error:
+            raise gr.Error(
+                f'{osp.basename(video)}: {error}',
+                print_exception=False) from error
+
+    return preview
 
 
 def build_app(retrieval: TextToVideoRetrievalInferencer,
@@ -187,9 +205,9 @@ def build_app(retrieval: TextToVideoRetrievalInferencer,
                     label=f're-rank the top {rerank_k} with VTM')
             run = gr.Button('Search', variant='primary')
             hits = gr.Gallery(
-                label='top hits (rank, score, video; the clip used)',
+                label='top hits (rank: score), the clip each was scored on',
                 columns=5,
-                height='auto',
+                height=240,
                 object_fit='contain')
             table = gr.Dataframe(
                 headers=['rank', 'score', 'VTC', 'clip (s)', 'video'],
@@ -203,15 +221,24 @@ def build_app(retrieval: TextToVideoRetrievalInferencer,
             gr.Markdown('Ask a question about a video.')
             with gr.Row():
                 with gr.Column():
-                    video = gr.Video(
-                        label='video', sources=['upload'], elem_id='video')
+                    # a file, not gr.Video: the browser plays few codecs;
+                    # the preview shows any video decord reads
+                    video = gr.File(
+                        label='video',
+                        file_types=['video'],
+                        type='filepath',
+                        elem_id='video')
                     question = gr.Textbox(
                         label='question', placeholder='what color is it')
                     ask_button = gr.Button('Ask', variant='primary')
                 with gr.Column():
                     answer = gr.Textbox(label='answer', interactive=False)
                     top = gr.Label(num_top_classes=5, label='top-5 answers')
-                    used = gr.Image(label='the clip used', type='filepath')
+                    used = gr.Image(
+                        label='preview (after asking: the clip the model saw)',
+                        type='filepath')
+            video.upload(
+                preview_handler(folder), video, used, api_name='preview')
             handler = ask_handler(qa, folder)
             outputs = [answer, top, used]
             ask_button.click(
