@@ -129,6 +129,10 @@ def test_ivf_gives_k_hits_when_the_probed_cells_hold_fewer():
     assert (indices >= 0).all()
     assert all(len(set(row.tolist())) == 300 for row in indices)
     assert (scores[:, :-1] >= scores[:, 1:]).all()
+    index.nprobe = 10**6
+    assert index.nprobe == 51
+    with pytest.raises(ValueError, match='ivf setting; this index is flat'):
+        FaissIndex(gallery).nprobe = 4
 
 
 def test_missing_faiss_says_how_to_install_it(monkeypatch):
