@@ -19,6 +19,8 @@ import torch
 __all__ = ['SampleSeed', 'bind_sample_seed']
 
 _UINT64 = 1 << 64
+# the place of a shard dataset's image pipeline: past any sub-dataset index
+IMAGE_PIPELINE = 1 << 32
 
 
 class SampleSeed:
@@ -90,6 +92,10 @@ def _pipelines(dataset, place: Tuple[int, ...] = ()) -> Iterator[tuple]:
         yield from _pipelines(inner, place)
     pipeline = getattr(dataset, 'pipeline', None)
     yield place, dataset, list(getattr(pipeline, 'transforms', None) or ())
+    # a shard dataset's pipeline of image samples: streams of their own
+    image_pipeline = getattr(dataset, 'image_pipeline', None)
+    if image_pipeline is not None:
+        yield place + (IMAGE_PIPELINE, ), None, list(image_pipeline.transforms)
 
 
 def bind_sample_seed(dataset, sample_seed: SampleSeed) -> int:

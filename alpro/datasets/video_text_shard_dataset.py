@@ -30,6 +30,12 @@ class _BadRaw(Exception):
     empty caption)."""
 
 
+def _compose(transforms: Sequence[Union[dict, Callable]]) -> Compose:
+    return Compose([
+        TRANSFORMS.build(t) if isinstance(t, dict) else t for t in transforms
+    ])
+
+
 @DATASETS.register_module()
 class VideoTextShardDataset(NominalEpochs, IterableDataset):
     """Video-caption (or image-caption) pairs read from tar shards, as
@@ -85,6 +91,12 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
             ``fsspec`` URL (``s3://...``).
         pipeline: the transforms (dicts are built from ``TRANSFORMS``), the
             same as a file dataset's.
+        image_pipeline: the transforms of image samples, when they differ
+            from the videos' (ALPRO's pre-training crops and flips CC-3M
+            images, not WebVid videos): one dataset over video and image
+            shards then mixes them in proportion to their sizes, as a
+            ``ConcatDataset`` of the file datasets does. ``None``:
+            ``pipeline`` for both.
         caption_field: ``None`` reads the caption from ``{key}.txt``; a
             name reads that field of ``{key}.json``.
         video_exts: extensions of a video member, in order of preference.
@@ -115,6 +127,8 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
     def __init__(self,
                  shards: Union[str, Sequence[str]],
                  pipeline: Sequence[Union[dict, Callable]] = (),
+                 image_pipeline: Optional[Sequence[Union[dict,
+                                                         Callable]]] = None,
                  caption_field: Optional[str] = None,
                  video_exts: Sequence[str] = VIDEO_EXTS,
                  image_exts: Sequence[str] = IMAGE_EXTS,
@@ -144,9 +158,9 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
                 f'{type(self).__name__}: {len(self.urls)} shards for '
                 f'{self.world_size} ranks; every rank needs at least one '
                 'shard (write smaller shards)')
-        self.pipeline = Compose([
-            TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline
-        ])
+        self.pipeline = _compose(pipeline)
+        self.image_pipeline = None if image_pipeline is None else _compose(
+            image_pipeline)
         self.caption_field = caption_field
         self.video_exts = tuple(e.lower().lstrip('.') for e in video_exts)
         self.image_exts = tuple(e.lower().lstrip('.') for e in image_exts)
@@ -228,7 +242,7 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
             try:
                 self._fill(results, sample)
                 results['replaced'] = list(pending)
-                out = self.pipeline(results)
+                out = self._pipeline_of(results)(results)
             except BadSampleError as error:
                 report = sample['__report__']
                 report.add_bad(sample['__key__'], error.reason)
@@ -290,6 +304,13 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
             report.summary(),
             logger='current',
             level=logging.WARNING if bad else logging.DEBUG)
+
+    def _pipeline_of(self, results: dict) -> Compose:
+        """The pipeline of a filled sample: ``image_pipeline`` for an
+        image when there is one."""
+        if self.image_pipeline is not None and 'img_bytes' in results:
+            return self.image_pipeline
+        return self.pipeline
 
     def _fill(self, results: dict, sample: dict) -> None:
         """Put the sample's media bytes, names and caption in ``results``.

@@ -33,7 +33,9 @@ def check_entry(model: dict) -> None:
     if schedule:
         batch, epochs = map(int, schedule.groups())
         assert cfg.train_dataloader.batch_size == batch
-        assert cfg.train_cfg.max_epochs == epochs
+        # an iteration-based config over nominal epochs says how many
+        assert cfg.train_cfg.get('max_epochs') == epochs or (
+            cfg.train_cfg.max_iters == epochs * cfg.iters_per_epoch)
     # the frames of the clips it is evaluated on, else trained on
     loader = cfg.get('test_dataloader') or cfg.train_dataloader
     sample = next(t for t in loader.dataset.pipeline

@@ -133,6 +133,42 @@ def test_images_decode_from_bytes_as_from_files(tmp_path):
                        pixels.permute(2, 0, 1).to(torch.uint8))
 
 
+def test_image_samples_take_the_image_pipeline(corpus, tmp_path):
+    """One dataset over video and image shards: each sample through its own
+    pipeline, the image pipeline's random transforms seeded in streams of
+    their own."""
+    image = tmp_path / 'img.png'
+    Image.new('RGB', (40, 50), (200, 30, 30)).save(image)
+    images = write_tar(tmp_path / 'img.tar', [
+        dict(key=f'i{i}', png=image.read_bytes(), txt='a photo')
+        for i in range(3)
+    ])
+    image_pipeline = [
+        dict(type='LoadImageAsClip', num_frames=2),
+        dict(type='Resize', scale=(8, 8)),
+        dict(type='Flip', flip_ratio=0.5),
+        dict(type='PackVideoTextInputs')
+    ]
+    videos = sorted(str(p) for p in (corpus / 'shards').glob('*.tar'))
+    dataset = VideoTextShardDataset(
+        videos + [str(images)],
+        pipeline=TEST_PIPELINE,
+        image_pipeline=image_pipeline,
+        shuffle=False,
+        seed=0)
+    out = list(dataset)
+    shapes = {tuple(o['inputs'].shape) for o in out}
+    assert shapes == {(4, 3, 32, 32), (2, 3, 8, 8)}
+    assert sum(o['inputs'].shape[-1] == 8 for o in out) == 3
+    flip = dataset.image_pipeline.transforms[2]
+    assert flip._sample_seed is dataset.sample_seed
+    streams = [
+        t._stream for t in dataset.pipeline.transforms
+        if hasattr(t, '_stream')
+    ]
+    assert flip._stream not in streams
+
+
 # ----------------------------------------------------- order and the split
 def test_ranks_and_workers_split_the_shards_without_duplicates(
         corpus, monkeypatch):
