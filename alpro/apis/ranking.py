@@ -1,5 +1,5 @@
-"""What the two retrieval inferencers share: the model check, the text and
-video encoders' batched calls, and the VTC search."""
+"""What the two retrieval inferencers share: the model check and the text
+and video encoders' batched calls."""
 from typing import List, Sequence, Tuple
 
 import torch
@@ -7,9 +7,7 @@ from torch import nn
 
 from .video_loader import autocast, load_videos
 
-__all__ = [
-    'check_retrieval_model', 'encode_texts', 'encode_videos', 'vtc_search'
-]
+__all__ = ['check_retrieval_model', 'encode_texts', 'encode_videos']
 
 METHODS = ('encode_video', 'encode_text', 'rank')
 
@@ -78,16 +76,3 @@ def encode_videos(
     if not tokens:
         return [], None, None, [], skipped
     return indices, torch.cat(tokens), torch.cat(embeds), clips, skipped
-
-
-def vtc_search(embeddings: torch.Tensor, queries: torch.Tensor,
-               k: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The top ``k`` rows of ``embeddings`` ``(N, E)`` by inner product with
-    each of ``queries`` ``(Q, E)``, in float32, one matrix product.
-
-    Returns:
-        ``scores`` ``(Q, k)`` and ``indices`` ``(Q, k)``, best first
-        (``k`` at most N).
-    """
-    sim = queries.float() @ embeddings.float().t()
-    return sim.topk(min(k, sim.size(1)), dim=1)

@@ -12,8 +12,8 @@ from torch import nn
 
 from alpro.registry import DATASETS
 from .gallery_cache import GalleryCache, file_stamp, model_fingerprint
-from .ranking import (check_retrieval_model, encode_texts, encode_videos,
-                      vtc_search)
+from .ranking import check_retrieval_model, encode_texts, encode_videos
+from .vector_index import INDEX_KINDS, build_index
 from .video_loader import VIDEO_EXTENSIONS, autocast, find_videos
 
 __all__ = ['TextToVideoRetrievalInferencer', 'gallery_paths']
@@ -80,7 +80,10 @@ class TextToVideoRetrievalInferencer:
         batch_size: videos per forward pass.
         num_workers: data-loader worker processes decoding videos.
         amp: bfloat16 autocast on CUDA.
-        index: the VTC search: ``'exact'`` (one matrix product).
+        index: the VTC search (:func:`~alpro.apis.vector_index.build_index`):
+            ``'exact'`` (torch, one matrix product), ``'faiss'`` (FAISS
+            flat, exact) or an approximate FAISS kind, ``'ivf'`` or
+            ``'hnsw'`` (``pip install -e ".[faiss]"``).
         show_progress: a progress bar while embedding.
         checkpoint: the checkpoint file of ``model``, recorded (absolute,
             as the config file) in the cache so that a tool can rebuild the
@@ -99,8 +102,9 @@ class TextToVideoRetrievalInferencer:
                  show_progress: bool = True,
                  checkpoint: Optional[Union[str, Path]] = None) -> None:
         check_retrieval_model(model)
-        if index != 'exact':
-            raise ValueError(f"index must be 'exact', got {index!r}")
+        if index not in INDEX_KINDS:
+            raise ValueError(
+                f'index must be one of {INDEX_KINDS}, got {index!r}')
         if gallery is None and cache is None:
             raise ValueError('give a gallery, a cache or both')
         self.model = model
@@ -154,6 +158,8 @@ class TextToVideoRetrievalInferencer:
         self.skipped = [(s['path'], s['reason']) for s in cache.skipped]
         self.embeddings = None if cache.embeddings is None else (
             cache.embeddings.to(device))
+        self._index = None if self.embeddings is None else build_index(
+            self.embeddings, self.index)
 
     def _build(self, paths: List[str], old: GalleryCache,
                show_progress: bool) -> GalleryCache:
@@ -265,7 +271,7 @@ class TextToVideoRetrievalInferencer:
 
     def _search(self, queries: torch.Tensor, k: int):
         """The VTC search over the gallery (``index``)."""
-        return vtc_search(self.embeddings, queries, k)
+        return self._index.search(queries, k)
 
     def _rerank(self, candidates, sims, text_tokens, text_mask, text_embed,
                 rerank_k, score) -> List[tuple]:

@@ -6,8 +6,8 @@ from typing import List, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from .ranking import (check_retrieval_model, encode_texts, encode_videos,
-                      vtc_search)
+from .ranking import check_retrieval_model, encode_texts, encode_videos
+from .vector_index import ExactIndex
 from .video_loader import autocast
 
 __all__ = ['VideoToTextRetrievalInferencer', 'read_captions']
@@ -65,6 +65,7 @@ class VideoToTextRetrievalInferencer:
         self.captions = read_captions(captions)
         self.tokens, self.mask, self.embed = encode_texts(
             model, self.captions, amp)
+        self.index = ExactIndex(self.embed)
 
     @torch.no_grad()
     def __call__(self,
@@ -105,7 +106,7 @@ class VideoToTextRetrievalInferencer:
             raise ValueError(f'cannot use video {skipped[0][0]}: '
                              f'{skipped[0][1]}')
         depth = top_k if rerank_k is None else max(top_k, rerank_k)
-        sims, candidates = vtc_search(self.embed, embed, depth)
+        sims, candidates = self.index.search(embed, depth)
         results = []
         for v in range(len(videos)):
             scores = sims[v].clone()

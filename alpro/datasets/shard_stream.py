@@ -150,13 +150,15 @@ class NominalEpochs:
 
     def _passes(self, worker: int, num_workers: int, pending: List[str],
                 passes: List[int]) -> Iterator[dict]:
-        """The raw samples of ``worker``'s shards, pass after pass."""
+        """The raw samples of ``worker``'s shards, pass after pass, each
+        pass shuffled on its own."""
         for pass_ in itertools.count():
             passes[0] = pass_ + 1
             shards = self.shards_of(self.rank, self.world_size, worker,
                                     num_workers, pass_)
             read = 0
-            for sample in self._raw_samples(shards, pending, pass_):
+            for sample in self._shuffled(
+                    self._raw_samples(shards, pending, pass_), worker, pass_):
                 read += 1
                 yield sample
             if not read:

@@ -213,7 +213,8 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
             shards = self.shards_of(self.rank, self.world_size, worker,
                                     num_workers)
             yield from self._stream(
-                self._raw_samples(shards, pending), pending, worker)
+                self._shuffled(self._raw_samples(shards, pending), worker),
+                pending, worker)
             return
         yield from self._epoch_stream(worker, num_workers, pending)
 
@@ -225,13 +226,10 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
                 skip: int = 0,
                 handed: int = 0,
                 passes: Optional[List[int]] = None) -> Iterator[dict]:
-        """Shuffle, decode and hand out; with a ``quota``, past ``skip`` raw
-        samples (a resume) and until ``quota`` are handed out, each tagged
-        with its place ``stream=[epoch, worker, raw, handed]``."""
-        if self.shuffle:
-            buffer_rng = random.Random(
-                f'{self.seed}-{self.epoch}-{self.rank}-{worker}')
-            raw = wds_shuffle(self.shuffle_buffer, buffer_rng)(raw)
+        """Decode and hand out the (shuffled) raw samples; with a
+        ``quota``, past ``skip`` raw samples (a resume) and until ``quota``
+        are handed out, each tagged with its place ``stream=[epoch, worker,
+        raw, handed]``."""
         for sample in itertools.islice(raw, skip):
             self._processed(sample['__report__'])  # read before the resume
         if quota is not None and handed >= quota:
@@ -267,6 +265,20 @@ class VideoTextShardDataset(NominalEpochs, IterableDataset):
             if handed == quota:
                 self._quota_met(worker, quota, position, passes)
                 return
+
+    def _shuffled(self,
+                  raw: Iterator[dict],
+                  worker: int,
+                  pass_: int = 0) -> Iterator[dict]:
+        """One pass of a worker's raw samples through the shuffle buffer,
+        seeded with ``(seed, epoch, rank, worker, pass)``. The buffer drains
+        at the end of the pass: a pass never mixes with the next, so that an
+        epoch of one pass hands out each sample once."""
+        if not self.shuffle:
+            return raw
+        key = f'{self.seed}-{self.epoch}-{self.rank}-{worker}'
+        rng = random.Random(key + (f'-pass{pass_}' if pass_ else ''))
+        return wds_shuffle(self.shuffle_buffer, rng)(raw)
 
     def _raw_samples(self,
                      shards: List[Tuple[int, str]],

@@ -201,3 +201,20 @@ def test_scores_equal_the_evaluation(model, demo_corpus, tmp_path):
                 scores[q, column[hit['path']]].item(), abs=1e-5)
         assert {h['path'] for h in hits[:2]} == {h['path'] for h in vtc[q][:2]}
         assert [h['path'] for h in hits[2:]] == [h['path'] for h in vtc[q][2:]]
+
+
+def test_faiss_flat_index_gives_the_exact_hits(model, demo_corpus, tmp_path):
+    pytest.importorskip('faiss')
+    folder = tmp_path / 'gallery'
+    _gallery(demo_corpus, folder, 5)
+    cache = tmp_path / 'c'
+    exact = _build(model, folder, cache)
+    flat = TextToVideoRetrievalInferencer(model, cache=cache, index='faiss')
+    queries = ['a red circle moves left', 'a blue square moves up']
+    for ours, theirs in zip(exact(queries, top_k=5), flat(queries, top_k=5)):
+        assert [h['path'] for h in ours] == [h['path'] for h in theirs]
+        assert [h['score']
+                for h in ours] == pytest.approx([h['score'] for h in theirs],
+                                                abs=1e-5)
+    with pytest.raises(ValueError, match='index must be one of'):
+        TextToVideoRetrievalInferencer(model, cache=cache, index='annoy')

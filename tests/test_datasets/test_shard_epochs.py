@@ -107,6 +107,33 @@ def test_the_epoch_reshuffles_and_restarts(uneven, monkeypatch):
     assert batches(dataset, 0) == first
 
 
+@pytest.mark.parametrize('buffer', [3, 100])
+def test_an_epoch_of_one_pass_hands_out_each_sample_once(
+        uneven, monkeypatch, buffer):
+    """The shuffle buffer drains at the end of a pass: with an epoch as long
+    as the corpus, no sample comes twice (a buffer that read on into the
+    next pass gave duplicates, hence false negatives in a batch) and none is
+    missed; a longer epoch starts a second pass."""
+    good = sum(SIZES) - 1  # shard 3's sample without caption is skipped
+    keys = [
+        s[0] for b in batches(
+            dataset_on(
+                uneven, monkeypatch, shuffle_buffer=buffer, epoch_length=good),
+            0) for s in b
+    ]
+    assert len(keys) == len(set(keys)) == good
+    longer = [
+        s for b in batches(
+            dataset_on(
+                uneven,
+                monkeypatch,
+                shuffle_buffer=buffer,
+                epoch_length=good + 5), 0) for s in b
+    ]
+    assert [s[0] for s in longer[:good]] == keys
+    assert len({s[0] for s in longer[good:]}) == 5
+
+
 def position_after(consumed: List[list],
                    num_workers: int) -> Tuple[int, list, list]:
     """What ShardEpochHook records from the batches a run consumed:
