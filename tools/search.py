@@ -22,6 +22,7 @@ from decord import DECORDError
 from alpro.apis import (CheckpointMismatchError,
                         TextToVideoRetrievalInferencer, init_model)
 from alpro.apis.gallery_cache import cache_files
+from alpro.apis.vector_index import INDEX_KINDS
 from alpro.utils.checkpoint import (CheckpointShapeError,
                                     CorruptCheckpointError,
                                     UnsafeCheckpointError)
@@ -94,9 +95,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="the re-ranking score (default: the model's)")
     query.add_argument(
         '--index',
-        choices=('exact', 'faiss'),
+        choices=INDEX_KINDS,
         default='exact',
-        help='exact search (one matrix product) or a FAISS index')
+        help="exact: one matrix product (torch); faiss: FAISS's exact flat "
+        'index; flat, ivf, hnsw: a FAISS index of that kind (pip install -e '
+        '".[faiss]")')
     return parser.parse_args(argv)
 
 

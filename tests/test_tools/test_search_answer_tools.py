@@ -71,15 +71,17 @@ def test_index_query_and_reindex(workdir, demo_corpus, monkeypatch):
         'dropped 0, skipped 1)' in output, output
     assert re.search(r'skipped \S*broken\.mp4: \S', output), output
 
-    # the top 4 by VTC re-scored by VTM: a table of gallery videos with
-    # the API's scores for the same cache, to the printed digits
+    # the top 4 by VTC (FAISS's exact index) re-scored by VTM: a table of
+    # gallery videos with the API's scores for the same cache (its exact
+    # torch search), to the printed digits
     text = 'a cyan star is drifting diagonally up-right'
     output = run_tool([
         sys.executable, SEARCH, 'query',
         str(cache), text, '--top-k', '3', '--rerank-k', '4', '--score',
-        'vtm_prob', '--num-workers', '0', '--device', 'cpu'
+        'vtm_prob', '--num-workers', '0', '--device', 'cpu', '--index', 'faiss'
     ], demo_corpus)
-    assert 'the top 4 re-ranked by VTM' in output, output
+    assert '(faiss search), ranked by VTC, the top 4 re-ranked by VTM' in (
+        output), output
     rows = table(output)
     assert [r[0] for r in rows] == [1, 2, 3], output
     assert all(r[4] in gallery_videos(workdir) and 0 <= r[1] <= 1
