@@ -195,8 +195,12 @@ def query(args: argparse.Namespace) -> List[dict]:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    # ImportError: --index faiss without faiss-cpu (the message says how)
     with reported_errors(
-            'search.py', args.debug, errors=INPUT_ERRORS, one_line=True):
+            'search.py',
+            args.debug,
+            errors=INPUT_ERRORS + (ImportError, ),
+            one_line=True):
         if args.command == 'index':
             index(args)
         else:
