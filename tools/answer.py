@@ -11,17 +11,10 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import torch
-from decord import DECORDError
 
-from alpro.apis import CheckpointMismatchError, VideoQAInferencer, init_model
-from alpro.utils.checkpoint import (CheckpointShapeError,
-                                    CorruptCheckpointError,
-                                    UnsafeCheckpointError)
+from alpro.apis import VideoQAInferencer, init_model
+from alpro.apis.errors import INPUT_ERRORS
 from alpro.utils.cli import amp_available, reported_errors
-
-#: bad input the model and the API report, besides a missing file
-INPUT_ERRORS = (ValueError, CheckpointMismatchError, CheckpointShapeError,
-                CorruptCheckpointError, UnsafeCheckpointError, DECORDError)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -17,20 +17,13 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from decord import DECORDError
 
-from alpro.apis import (CheckpointMismatchError,
-                        TextToVideoRetrievalInferencer, init_model)
+from alpro.apis import TextToVideoRetrievalInferencer, init_model
+from alpro.apis.errors import INPUT_ERRORS
 from alpro.apis.gallery_cache import cache_files
 from alpro.apis.vector_index import INDEX_KINDS
-from alpro.utils.checkpoint import (CheckpointShapeError,
-                                    CorruptCheckpointError,
-                                    UnsafeCheckpointError)
 from alpro.utils.cli import amp_available, reported_errors
 
-#: bad input the model and the API report, besides a missing file
-INPUT_ERRORS = (ValueError, CheckpointMismatchError, CheckpointShapeError,
-                CorruptCheckpointError, UnsafeCheckpointError, DECORDError)
 SCORES = ('vtm_prob', 'vtm_logit+vtc')
 
 
@@ -127,9 +120,6 @@ def index(args: argparse.Namespace) -> TextToVideoRetrievalInferencer:
         amp=amp,
         checkpoint=args.checkpoint)
     stats = inferencer.stats
-    if stats['embedded']:
-        # the API's progress bar leaves its line open
-        print()
     print(f'gallery {args.video_dir}: {len(inferencer.paths)} videos '
           f"(embedded {stats['embedded']}, reused {stats['reused']}, "
           f"dropped {stats['dropped']}, skipped {stats['skipped']})")

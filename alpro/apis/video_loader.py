@@ -195,3 +195,5 @@ def load_videos(model: nn.Module,
             for _ in batch['inputs']:
                 progress.update()
         yield VideoBatch(inputs, samples, skipped)
+    if progress is not None:
+        progress.file.write('\n')  # MMEngine's bar leaves its line open

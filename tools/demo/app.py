@@ -18,20 +18,14 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from decord import DECORDError, VideoReader
+from decord import VideoReader
 from PIL import Image
 
-from alpro.apis import (CheckpointMismatchError,
-                        TextToVideoRetrievalInferencer, VideoQAInferencer,
+from alpro.apis import (TextToVideoRetrievalInferencer, VideoQAInferencer,
                         init_model)
-from alpro.utils.checkpoint import (CheckpointShapeError,
-                                    CorruptCheckpointError,
-                                    UnsafeCheckpointError)
+from alpro.apis.errors import INPUT_ERRORS
 from alpro.utils.cli import amp_available, reported_errors
 
-#: bad input the model and the API report, besides a missing file
-INPUT_ERRORS = (ValueError, CheckpointMismatchError, CheckpointShapeError,
-                CorruptCheckpointError, UnsafeCheckpointError, DECORDError)
 DEMO = dict(
     retrieval_config='configs/demo/finetune_msrvtt_ret.py',
     retrieval_checkpoint='work_dirs/finetune_msrvtt_ret/epoch_3.pth',
