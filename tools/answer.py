@@ -10,11 +10,10 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
-import torch
-
 from alpro.apis import VideoQAInferencer, init_model
 from alpro.apis.errors import INPUT_ERRORS
-from alpro.utils.cli import amp_available, reported_errors
+from alpro.utils.cli import (add_inference_arguments, amp_available,
+                             reported_errors)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -26,14 +25,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('question', help='the question')
     parser.add_argument(
         '--top-k', type=int, default=5, help='how many answers to list')
-    parser.add_argument(
-        '--amp', action='store_true', help='bf16 autocast (CUDA)')
-    parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the traceback of a refused input')
+    add_inference_arguments(parser, videos=False)
     return parser.parse_args(argv)
 
 

@@ -16,44 +16,20 @@ import json
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
-import torch
-
 from alpro.apis import TextToVideoRetrievalInferencer, init_model
 from alpro.apis.errors import INPUT_ERRORS
 from alpro.apis.gallery_cache import cache_files
 from alpro.apis.vector_index import INDEX_KINDS
-from alpro.utils.cli import amp_available, reported_errors
+from alpro.utils.cli import (add_inference_arguments, amp_available,
+                             reported_errors)
 
 SCORES = ('vtm_prob', 'vtm_logit+vtc')
-
-
-def default_device() -> str:
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     # the options of both commands
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        '--batch-size',
-        type=int,
-        default=8,
-        help='videos per forward pass (embedding, VTM re-ranking)')
-    common.add_argument(
-        '--num-workers',
-        type=int,
-        default=2,
-        help='video decoding processes (0: in this one)')
-    common.add_argument(
-        '--amp', action='store_true', help='bf16 autocast (CUDA)')
-    common.add_argument(
-        '--device',
-        default=default_device(),
-        help='cpu, cuda, cuda:1, ... (default: cuda if there is one)')
-    common.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the traceback of a refused input')
+    add_inference_arguments(common)
     parser = argparse.ArgumentParser(
         description='Search videos by text with a trained retrieval model')
     commands = parser.add_subparsers(dest='command', required=True)

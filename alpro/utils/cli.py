@@ -59,6 +59,35 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_inference_arguments(parser: argparse.ArgumentParser,
+                            videos: bool = True) -> None:
+    """The options of the inference tools (``tools/search.py``,
+    ``tools/answer.py``, ``tools/demo/app.py``): ``--device``, ``--amp``,
+    ``--debug`` and, with ``videos``, ``--batch-size`` and ``--num-workers``
+    for embedding many videos."""
+    if videos:
+        parser.add_argument(
+            '--batch-size',
+            type=int,
+            default=8,
+            help='videos per forward pass (embedding, VTM re-ranking)')
+        parser.add_argument(
+            '--num-workers',
+            type=int,
+            default=2,
+            help='video decoding processes (0: in this one)')
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 autocast (CUDA)')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='cpu, cuda, cuda:1, ... (default: cuda if there is one)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of a refused input')
+
+
 def load_runner_config(args: argparse.Namespace) -> Config:
     """Register alpro, read ``args.config`` with the common options folded
     in, and start the process group the launcher asks for.

@@ -17,14 +17,14 @@ import tempfile
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from decord import VideoReader
 from PIL import Image
 
 from alpro.apis import (TextToVideoRetrievalInferencer, VideoQAInferencer,
                         init_model)
 from alpro.apis.errors import INPUT_ERRORS
-from alpro.utils.cli import amp_available, reported_errors
+from alpro.utils.cli import (add_inference_arguments, amp_available,
+                             reported_errors)
 
 DEMO = dict(
     retrieval_config='configs/demo/finetune_msrvtt_ret.py',
@@ -262,28 +262,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         default=32,
         help='how many VTC hits VTM re-scores when asked')
-    parser.add_argument(
-        '--batch-size', type=int, default=8, help='videos per forward pass')
-    parser.add_argument(
-        '--num-workers',
-        type=int,
-        default=2,
-        help='video decoding processes (0: in this one)')
-    parser.add_argument(
-        '--amp', action='store_true', help='bf16 autocast (CUDA)')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='cpu, cuda, ... (default: cuda if there is one)')
+    add_inference_arguments(parser)
     parser.add_argument(
         '--host',
         default='127.0.0.1',
         help='the address to serve on (0.0.0.0: every interface)')
     parser.add_argument('--port', type=int, default=7860)
-    parser.add_argument(
-        '--debug',
-        action='store_true',
-        help='show the traceback of a refused input')
     return parser.parse_args(argv)
 
 
