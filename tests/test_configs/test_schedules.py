@@ -33,15 +33,22 @@ def _schedule(path):
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_schedule_spans_the_epochs(path):
+    """The schedulers follow each other from 0 to the end of training: in
+    epochs, or in iterations for an iteration-based config (a shard stream
+    over nominal epochs)."""
     cfg, schedulers = _schedule(path)
-    max_epochs = cfg.train_cfg.max_epochs
-    if 'max_epochs' in cfg:  # the variable the bounds were made from
-        assert cfg.max_epochs == max_epochs
+    by_epoch = 'max_iters' not in cfg.train_cfg
+    end = cfg.train_cfg.max_epochs if by_epoch else cfg.train_cfg.max_iters
+    if by_epoch and 'max_epochs' in cfg:  # the variable the bounds came from
+        assert cfg.max_epochs == end
     assert schedulers[0].begin == 0
     for before, after in zip(schedulers, schedulers[1:]):
         assert after.begin == before.end, (before, after)
-    assert schedulers[-1].end == max_epochs
-    assert all(s.by_epoch and s.convert_to_iter_based for s in schedulers)
+    assert schedulers[-1].end == end
+    if by_epoch:
+        assert all(s.by_epoch and s.convert_to_iter_based for s in schedulers)
+    else:
+        assert not any(s.by_epoch for s in schedulers)
 
 
 @pytest.mark.parametrize('path', FINETUNE)
