@@ -166,6 +166,10 @@ class _Encoder:
         self.buffer = io.BytesIO()
         self.container = self.stream = None
         self.count = 0
+        # its own scaler, one thread: PyAV's shared one keeps swscale's
+        # slice threads, which a forked worker (pack_shards.py --workers)
+        # inherits without the threads and waits on forever
+        self.reformatter = None
 
     def add(self, frame) -> None:
         import av
@@ -187,11 +191,15 @@ class _Encoder:
             self.stream.pix_fmt = 'yuv420p'
             self.stream.codec_context.time_base = 1 / self.rate
             self.stream.codec_context.thread_count = 1
-        out = frame.reformat(
+        if self.reformatter is None:
+            self.reformatter = av.video.reformatter.VideoReformatter()
+        out = self.reformatter.reformat(
+            frame,
             self.stream.width,
             self.stream.height,
             'yuv420p',
-            interpolation='AREA')
+            interpolation='AREA',
+            threads=1)
         out.pts, out.time_base = self.count, 1 / self.rate
         self.container.mux(self.stream.encode(out))
         self.count += 1
@@ -214,8 +222,9 @@ def reencode(path: str, options: ReencodeOptions) -> Tuple[bytes, float]:
     memory, frame by frame (no temporary file, no clip held whole).
 
     Video only (the audio is dropped; rotation metadata is not applied);
-    H.264 by libx264 with ``options``' CRF, preset and tune on one thread (so that the bytes depend only on the
-    input and the options), yuv420p, even sides. Output frame ``k`` shows
+    H.264 by libx264 with ``options``' CRF, preset and tune on one thread
+    (so that the bytes depend only on the input and the options), scaled on
+    one thread, yuv420p, even sides. Output frame ``k`` shows
     the last source frame that started by ``k / fps`` after the first.
 
     Returns:
