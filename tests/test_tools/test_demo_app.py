@@ -3,10 +3,12 @@ drives both tabs (search returns hits naming gallery videos, ask an answer
 of the vocabulary); a missing demo checkpoint is one line saying to run
 tools/demo.sh."""
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import pytest
+from mmengine.logging import MMLogger
 
 from tests.tool_modules import load_tool
 from tests.tool_runs import REPO, free_port, save_random_model
@@ -16,6 +18,21 @@ client_module = pytest.importorskip('gradio_client')
 
 RETRIEVAL = REPO / 'tests/data/configs/retrieval_eval.py'
 QA = REPO / 'tests/data/configs/video_qa_eval.py'
+
+
+@pytest.fixture(scope='module', autouse=True)
+def no_closed_log_files():
+    """Gradio's server (uvicorn) runs ``logging.config.dictConfig``, which
+    closes every handler in the process, the log files of the MMEngine
+    loggers earlier tests' Runners left included; MMEngine writes to such a
+    file's stream directly (``init_weights`` dumps its summary there), so
+    the closed ones are taken off after this module."""
+    yield
+    for logger in MMLogger._instance_dict.values():
+        for handler in list(logger.handlers):
+            if isinstance(handler,
+                          logging.FileHandler) and handler.stream is None:
+                logger.removeHandler(handler)
 
 
 @pytest.fixture(scope='module')
