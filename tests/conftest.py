@@ -1,10 +1,13 @@
-"""Shared fixtures: real video files written with OpenCV, good and bad."""
+"""Shared fixtures: real video files written with OpenCV, good and bad;
+the warnings MMEngine's logger emits."""
+import logging
 import os
 from pathlib import Path
 from typing import Callable, Dict
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from tests.video_files import write_video
 
@@ -99,3 +102,20 @@ def demo_corpus(tmp_path_factory) -> Path:
                    check=True,
                    capture_output=True)
     return workdir
+
+
+@pytest.fixture
+def warnings_logged():
+    """The messages logged at WARNING through MMEngine's current logger."""
+    logger = MMLogger.get_current_instance()
+    messages = []
+
+    class Collect(logging.Handler):
+
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)

@@ -3,7 +3,7 @@ and the authors' public JSON)."""
 import logging
 import os.path as osp
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
@@ -158,6 +158,11 @@ class VideoQADataset(BaseVideoTextDataset):
     row's 0-based index), ``answer`` (str), ``answer_label`` (int) and
     ``answer_type``; a ``PackVideoTextInputs(data_keys=('answer_label', ),
     meta_keys=(..., 'answer_type'))`` carries them into the data sample.
+    With ``opposite_answers`` each sample also has ``opposite_label``: the
+    label of the answer the same question has for the clip played
+    backwards (``left`` for ``right``), -1 for an answer in no pair; the
+    order-aware QA objective (``AlproVideoQA(reversed_clips=True)``)
+    trains on it.
     ``ans2label`` and ``label2ans`` are attributes and ``metainfo`` entries,
     so configs can size a classifier head with
     ``len(metainfo['ans2label'])``; the model checks each label against its
@@ -173,6 +178,9 @@ class VideoQADataset(BaseVideoTextDataset):
         video_name: template of the video's name, field ``video_id``.
         video_mapping_file: MSVD's ``youtube_mapping.txt``.
         video_ext: extension appended to the video name.
+        opposite_answers: pairs of answers that time reversal swaps
+            (``[('left', 'right'), ...]``); each answer must be in the
+            vocabulary.
         **kwargs: see :class:`BaseVideoTextDataset`.
     """
 
@@ -184,6 +192,7 @@ class VideoQADataset(BaseVideoTextDataset):
                  video_name: str = '{video_id}',
                  video_mapping_file: Optional[str] = None,
                  video_ext: str = '.mp4',
+                 opposite_answers: Sequence[Tuple[str, str]] = (),
                  test_mode: bool = False,
                  metainfo: Optional[dict] = None,
                  max_bad_row_ratio: float = 0.01,
@@ -198,6 +207,7 @@ class VideoQADataset(BaseVideoTextDataset):
                                           answer_vocab_size, vocab_ann_file,
                                           test_mode, max_bad_row_ratio)
         self.label2ans = {i: a for a, i in self.ans2label.items()}
+        self.opposite = self._opposite_labels(opposite_answers, ann_file)
         metainfo = dict(metainfo or {})
         metainfo.update(ans2label=self.ans2label, label2ans=self.label2ans)
         super().__init__(
@@ -206,6 +216,40 @@ class VideoQADataset(BaseVideoTextDataset):
             metainfo=metainfo,
             max_bad_row_ratio=max_bad_row_ratio,
             **kwargs)
+
+    def _opposite_labels(self, pairs: Sequence[Tuple[str, str]],
+                         ann_file: str) -> Dict[int, int]:
+        """``{label: label of the opposite answer}`` of ``pairs``; a pair
+        with an answer outside the vocabulary is left out, named in a
+        warning (a smaller corpus may lack some answers), and none left is
+        an error."""
+        opposite: Dict[int, int] = {}
+        left_out = []
+        for pair in pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError('VideoQADataset: opposite_answers holds '
+                                 f'pairs of two answers, got {pair!r}')
+            if any(a not in self.ans2label for a in pair):
+                left_out.append(pair)
+                continue
+            first, second = (self.ans2label[a] for a in pair)
+            if first in opposite or second in opposite:
+                raise ValueError('VideoQADataset: an answer is in two '
+                                 f'opposite_answers pairs: {pair!r}')
+            opposite.update({first: second, second: first})
+        if left_out:
+            print_log(
+                f'VideoQADataset({ann_file}): {len(left_out)} of '
+                f'{len(pairs)} opposite_answers pairs left out, an answer '
+                f'outside the {len(self.ans2label)}-answer vocabulary: '
+                f'{left_out}',
+                logger='current',
+                level=logging.WARNING)
+            if not opposite:
+                raise ValueError(
+                    'VideoQADataset: no opposite_answers pair is in the '
+                    f'answer vocabulary: {left_out}')
+        return opposite
 
     @staticmethod
     def _load_vocab(ann_file: str, ans2label_file: Optional[str], size: int,
@@ -281,7 +325,7 @@ class VideoQADataset(BaseVideoTextDataset):
                 raise SkipRow('answer outside the '
                               f'{len(self.ans2label)}-answer vocabulary')
             types[answer_type.strip()] += 1
-            return dict(
+            sample = dict(
                 video_id=name,
                 video_path=self.resolve_path(name + self.video_ext, line,
                                              unit),
@@ -291,6 +335,9 @@ class VideoQADataset(BaseVideoTextDataset):
                 answer=answer,
                 answer_label=label,
                 answer_type=answer_type.strip())
+            if self.opposite:
+                sample['opposite_label'] = self.opposite.get(label, -1)
+            return sample
 
         data_list = self.collect_rows(rows, parse, unit)
         unknown = {t: n for t, n in types.items() if t not in ANSWER_TYPES}

@@ -59,7 +59,12 @@ def test_finetune_config_types_are_registered(path):
         assert cfg.model.type == 'AlproVideoQA'
         assert cfg.val_evaluator.type == 'VideoQAMetric'
         pack = cfg.train_dataloader.dataset.pipeline[-1]
-        assert pack.data_keys == ('answer_label', )
+        # the order-aware objective trains on each sample's opposite answer
+        reversed_clips = cfg.model.get('reversed_clips', False)
+        assert pack.data_keys == ('answer_label', ) + (
+            ('opposite_label', ) if reversed_clips else ())
+        assert bool(cfg.train_dataloader.dataset.get(
+            'opposite_answers')) == reversed_clips
         assert 'answer_type' in pack.meta_keys
     if path.startswith('configs/alpro/'):
         assert cfg.load_from == 'work_dirs/pretrain_webvid/epoch_10.pth'

@@ -3,11 +3,10 @@ named in training; left out and counted by the metric at evaluation; a file
 with too many refused."""
 import csv
 import json
-import logging
 
 import pytest
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.logging import MessageHub
 
 from alpro.datasets import (AnnotationError, CC3MDataset, VideoQADataset,
                             WebVidDataset)
@@ -15,23 +14,6 @@ from alpro.evaluation import VideoQAMetric
 from tests.video_files import write_video
 
 HEADER = ['videoid', 'contentUrl', 'duration', 'page_dir', 'name']
-
-
-@pytest.fixture
-def warnings_logged():
-    """The messages logged at WARNING through MMEngine's current logger."""
-    logger = MMLogger.get_current_instance()
-    messages = []
-
-    class Collect(logging.Handler):
-
-        def emit(self, record):
-            messages.append(record.getMessage())
-
-    handler = Collect(logging.WARNING)
-    logger.addHandler(handler)
-    yield messages
-    logger.removeHandler(handler)
 
 
 def write_webvid(path, captions):

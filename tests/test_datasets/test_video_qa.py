@@ -231,3 +231,41 @@ def test_packer_carries_answer_fields(tmp_path):
     sample = packed['data_samples']
     assert sample.metainfo['answer_type'] == 'who'
     assert int(sample.answer_label) == info['answer_label'] == 0
+
+
+WHERE = [
+    ('where does it move', 'left', 'video1', 'where'),
+    ('where does it move', 'right', 'video2', 'where'),
+    ('where does it move', 'up', 'video3', 'where'),
+    ('what colour is it', 'red', 'video1', 'what'),
+]
+
+
+def test_opposite_answers_label_the_reversed_clip(tmp_path, warnings_logged):
+    ann = write_qa(tmp_path / 'train.jsonl', WHERE)
+    dataset = VideoQADataset(
+        ann_file=str(ann),
+        opposite_answers=[('left', 'right'), ('up', 'down')])
+    vocab = dataset.ans2label
+    assert [(info['answer'], info['opposite_label'])
+            for info in map(dataset.get_data_info, range(4))] == [
+                ('left', vocab['right']), ('right', vocab['left']), ('up', -1),
+                ('red', -1)
+            ]
+    # 'down' is not an answer of this file: its pair is left out, named
+    logged = '\n'.join(warnings_logged)
+    assert "('up', 'down')" in logged
+    assert '1 of 2 opposite_answers pairs left out' in logged
+    assert 'opposite_label' not in VideoQADataset(
+        ann_file=str(ann)).get_data_info(0)
+
+
+@pytest.mark.parametrize('pairs, message', [
+    ([('up', 'down')], 'no opposite_answers pair is in the answer vocabulary'),
+    ([('left', 'left')], 'pairs of two answers'),
+    ([('left', 'right'), ('right', 'red')], 'in two opposite_answers pairs'),
+])
+def test_bad_opposite_answers(tmp_path, pairs, message):
+    ann = write_qa(tmp_path / 'train.jsonl', WHERE)
+    with pytest.raises(ValueError, match=message):
+        VideoQADataset(ann_file=str(ann), opposite_answers=pairs)

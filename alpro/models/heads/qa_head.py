@@ -70,10 +70,13 @@ class QAHead(BaseModule):
         """
         return self.fc2(self.act(self.fc1(cls_feat)))
 
-    def answer_labels(self, data_samples: List[VideoTextDataSample],
-                      device: torch.device) -> Tensor:
-        """The ``(B,)`` long ``answer_label`` of the samples, -1 where the
-        answer is out of the vocabulary.
+    def answer_labels(self,
+                      data_samples: List[VideoTextDataSample],
+                      device: torch.device,
+                      key: str = 'answer_label') -> Tensor:
+        """The ``(B,)`` long ``answer_label`` (or another ``key``, e.g.
+        ``opposite_label``) of the samples, -1 where the answer is out of
+        the vocabulary.
 
         This is where the dataset's answer vocabulary meets the head: a
         label the head has no output for (``>= num_answers``) is refused
@@ -81,17 +84,21 @@ class QAHead(BaseModule):
         the sizes to fix; on the device it would be a bare index error.
 
         Raises:
-            KeyError: a sample has no ``answer_label``.
+            KeyError: a sample has no ``key``.
             ValueError: a label is ``>= num_answers`` or below -1.
         """
         labels = []
         for sample in data_samples:
-            label = sample.get('answer_label')
+            label = sample.get(key)
             if label is None:
-                raise KeyError(
-                    'QAHead: a training data sample has no '
-                    "'answer_label'; the QA dataset must pack the index of "
-                    'its answer in train_ans2label.json (-1 if absent)')
+                packed_by = ("VideoQADataset(opposite_answers=...) and "
+                             "PackVideoTextInputs(data_keys=(..., "
+                             "'opposite_label'))" if key == 'opposite_label'
+                             else 'the index of its answer in '
+                             'train_ans2label.json (-1 if absent)')
+                raise KeyError(f'QAHead: a training data sample has no '
+                               f'{key!r}; the QA dataset must pack it: '
+                               f'{packed_by}')
             labels.append(torch.as_tensor(label).reshape(()))
         labels = torch.stack(labels)
         if labels.device.type == 'cpu':  # a check that costs no device sync
@@ -107,16 +114,24 @@ class QAHead(BaseModule):
                     "len(dataset.metainfo['ans2label']).")
         return labels.to(device, torch.long, non_blocking=True)
 
-    def loss(self, cls_feat: Tensor,
-             data_samples: List[VideoTextDataSample]) -> Dict[str, Tensor]:
+    def loss(self,
+             cls_feat: Tensor,
+             data_samples: List[VideoTextDataSample],
+             reversed_feat: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Cross-entropy over the answers and the training accuracy.
 
         Both are averaged over the labelled samples (``answer_label`` >= 0)
         without a host synchronisation; a batch with none gives 0 loss.
+        With ``reversed_feat`` (the order-aware objective) the clips played
+        backwards are more labelled samples, whose answer is each sample's
+        ``opposite_label`` (those with none, -1, left out); ``qa_acc``
+        stays that of the clips as they are.
 
         Args:
             cls_feat: ``(B, D)`` the fusion [CLS] of each (clip, question).
-            data_samples: with ``answer_label``.
+            data_samples: with ``answer_label`` (and ``opposite_label``).
+            reversed_feat: ``(B, D)`` that of each (reversed clip,
+                question).
 
         Returns:
             ``loss_qa`` and ``qa_acc`` (a fraction).
@@ -124,11 +139,19 @@ class QAHead(BaseModule):
         logits = self(cls_feat).float()
         labels = self.answer_labels(data_samples, logits.device)
         labelled = labels >= 0
-        count = labelled.sum().clamp(min=1)
+        correct = (logits.argmax(-1) == labels) & labelled
+        qa_acc = correct.sum() / labelled.sum().clamp(min=1)
+        if reversed_feat is not None:
+            logits = torch.cat([logits, self(reversed_feat).float()])
+            labels = torch.cat([
+                labels,
+                self.answer_labels(data_samples, logits.device,
+                                   'opposite_label')
+            ])
+        count = (labels >= 0).sum().clamp(min=1)
         loss = F.cross_entropy(
             logits, labels, ignore_index=-1, reduction='sum') / count
-        correct = (logits.argmax(-1) == labels) & labelled
-        return dict(loss_qa=loss, qa_acc=correct.sum() / count)
+        return dict(loss_qa=loss, qa_acc=qa_acc)
 
     def predict(
             self, cls_feat: Tensor, data_samples: List[VideoTextDataSample]
