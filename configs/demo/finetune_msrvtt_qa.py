@@ -27,8 +27,8 @@ model = dict(
     # the order-aware objective for QA: each clip also played backwards
     # with the opposite answer ("where" questions), so the direction must
     # be read from the frames' order. Without it "where" depended on the
-    # machine: 47-58% over three seeds on one, 11-13% over two on another from the
-    # same recipe (docs/benchmarks.md)
+    # machine: 47-58% over three seeds on one, 11-13% over two on another
+    # (docs/benchmarks.md)
     reversed_clips=True)
 
 # the answer as a label, its type as metainfo for per-type accuracy
