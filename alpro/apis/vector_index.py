@@ -7,6 +7,7 @@ trade recall for speed on large galleries. Both take L2-normalised
 embeddings (inner product = cosine similarity) and return the same tensors.
 """
 import math
+from abc import ABC, abstractmethod
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -38,7 +39,55 @@ def default_nlist(n: int) -> int:
     return max(1, min(round(4 * math.sqrt(n)), n // 39))
 
 
-class ExactIndex:
+class VectorIndex(ABC):
+    """What every index does: check its input, then search or add through
+    its kind's ``_search`` (called with 1 <= k <= N) and ``_add``."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """N, the gallery rows."""
+
+    @property
+    @abstractmethod
+    def width(self) -> int:
+        """E, the embedding width."""
+
+    @abstractmethod
+    def _search(self, queries: torch.Tensor,
+                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(Q, k) scores and indices, best first, on any device."""
+
+    @abstractmethod
+    def _add(self, embeddings: torch.Tensor) -> None:
+        """Append checked (M, E) embeddings."""
+
+    def add(self, embeddings: torch.Tensor) -> None:
+        """Append (M, E) embeddings; they take indices N .. N + M - 1."""
+        self._add(_check_matrix(embeddings, 'embeddings', self.width))
+
+    def search(self, queries: torch.Tensor,
+               k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best gallery rows of each query, best first.
+
+        Args:
+            queries (Tensor): (Q, E) float, L2-normalised.
+            k (int): hits per query; more than N gives N.
+
+        Returns:
+            tuple[Tensor, Tensor]: scores (Q, k) float32 inner products and
+            indices (Q, k) int64, on the device of ``queries``.
+        """
+        queries = _check_matrix(queries, 'queries', self.width)
+        k = min(k, len(self))
+        if k <= 0:
+            return (queries.new_empty(len(queries), 0, dtype=torch.float32),
+                    queries.new_empty(len(queries), 0, dtype=torch.long))
+        scores, indices = self._search(queries, k)
+        return (scores.to(queries.device,
+                          torch.float32), indices.to(queries.device))
+
+
+class ExactIndex(VectorIndex):
     """Exact top-k search with torch: one matrix product and ``topk``.
 
     The embeddings live as one tensor on ``device``. A search scores at most
@@ -78,44 +127,29 @@ class ExactIndex:
         """E, the embedding width."""
         return self.embeddings.shape[1]
 
-    def add(self, embeddings: torch.Tensor) -> None:
-        """Append (M, E) embeddings; they take indices N .. N + M - 1."""
-        embeddings = _check_matrix(embeddings, 'embeddings', self.width)
+    def _add(self, embeddings: torch.Tensor) -> None:
         self.embeddings = torch.cat(
             [self.embeddings, embeddings.to(self.embeddings)])
 
-    def search(self, queries: torch.Tensor,
-               k: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The ``k`` best gallery rows of each query, best first.
-
-        Args:
-            queries (Tensor): (Q, E) float, L2-normalised.
-            k (int): hits per query; more than N gives N.
-
-        Returns:
-            tuple[Tensor, Tensor]: scores (Q, k) float32 inner products and
-            indices (Q, k) int64, on the device of ``queries``.
-        """
-        queries = _check_matrix(queries, 'queries', self.width)
-        k = min(k, len(self))
+    def _search(self, queries: torch.Tensor,
+                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
         gallery = self.embeddings
         q = queries.to(gallery)
         rows = max(1, self.max_scores // max(1, len(q)))
         best_scores = q.new_empty(len(q), 0)
         best_indices = torch.empty(
             len(q), 0, dtype=torch.long, device=gallery.device)
-        for start in range(0, len(self) if k else 0, rows):
+        for start in range(0, len(self), rows):
             scores = q @ gallery[start:start + rows].T
             scores, indices = scores.topk(min(k, scores.shape[1]), dim=1)
             scores = torch.cat([best_scores, scores], dim=1)
             indices = torch.cat([best_indices, indices + start], dim=1)
             best_scores, order = scores.topk(min(k, scores.shape[1]), dim=1)
             best_indices = indices.gather(1, order)
-        device = queries.device
-        return best_scores.to(device, torch.float32), best_indices.to(device)
+        return best_scores, best_indices
 
 
-class FaissIndex:
+class FaissIndex(VectorIndex):
     """Top-k search by inner product with FAISS (``faiss-cpu``).
 
     Kinds:
@@ -220,31 +254,13 @@ class FaissIndex:
             raise ValueError(f'nprobe is an ivf setting; this index is '
                              f'{self.kind}')
 
-    def add(self, embeddings: torch.Tensor) -> None:
-        """Append (M, E) embeddings; they take indices N .. N + M - 1 (an
-        ``ivf`` index files them under the cells it was trained with)."""
-        self.index.add(
-            self._as_numpy(
-                _check_matrix(embeddings, 'embeddings', self.width)))
+    def _add(self, embeddings: torch.Tensor) -> None:
+        # an ivf index files them under the cells it was trained with
+        self.index.add(self._as_numpy(embeddings))
 
-    def search(self, queries: torch.Tensor,
-               k: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The ``k`` best gallery rows of each query, best first.
-
-        Args:
-            queries (Tensor): (Q, E) float, L2-normalised.
-            k (int): hits per query; more than N gives N.
-
-        Returns:
-            tuple[Tensor, Tensor]: scores (Q, k) float32 inner products and
-            indices (Q, k) int64, on the device of ``queries``.
-        """
-        queries = _check_matrix(queries, 'queries', self.width)
-        k = min(k, len(self))
+    def _search(self, queries: torch.Tensor,
+                k: int) -> Tuple[torch.Tensor, torch.Tensor]:
         q = self._as_numpy(queries)
-        if k == 0:
-            return (queries.new_empty(len(q), 0, dtype=torch.float32),
-                    queries.new_empty(len(q), 0, dtype=torch.long))
         scores, indices = self.index.search(q, k)
         short = (indices < 0).any(axis=1)
         if self.kind == 'ivf' and short.any():
@@ -255,13 +271,12 @@ class FaissIndex:
             raise RuntimeError(
                 f'the {self.kind} index found fewer than k={k} hits for '
                 f'{int((indices < 0).any(axis=1).sum())} queries')
-        return (torch.from_numpy(scores).to(queries.device),
-                torch.from_numpy(indices).to(queries.device))
+        return torch.from_numpy(scores), torch.from_numpy(indices)
 
 
 def build_index(embeddings: torch.Tensor,
                 kind: str = 'exact',
-                **kwargs) -> Union[ExactIndex, FaissIndex]:
+                **kwargs) -> VectorIndex:
     """An index over (N, E) L2-normalised ``embeddings``.
 
     Args:
