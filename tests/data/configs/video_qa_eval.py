@@ -1,34 +1,15 @@
 # A tiny AlproVideoQA evaluated on the demo corpus's QA test split, two
 # clips of 4 frames per video averaged (test_clips), for the inference API
-# tests. Run with the demo corpus at ./data/demo (24 videos: 27 answers).
-_base_ = [
-    '../../../configs/_base_/default_runtime.py',
-    '../../../configs/_base_/datasets/demo_webvid.py',
-]
+# tests: the encoders of retrieval_eval.py with a QA head. Run with the demo
+# corpus at ./data/demo (24 videos: 27 answers).
+_base_ = ['./retrieval_eval.py']
 data_root = 'data/demo'
 model = dict(
+    _delete_=True,
     type='AlproVideoQA',
-    data_preprocessor=dict(
-        type='VideoTextDataPreprocessor',
-        tokenizer=dict(path='data/demo/tokenizer'),
-        max_length=16),
-    backbone=dict(
-        type='TimeSformer',
-        arch='tiny',
-        img_size=64,
-        patch_size=16,
-        num_frames=4,
-        drop_path_rate=0.0),
-    text_encoder=dict(
-        type='BertTextFusionEncoder',
-        config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=4,
-            num_attention_heads=2,
-            intermediate_size=128,
-            max_position_embeddings=64),
-        fusion_layer=2),
+    data_preprocessor=_base_.model.data_preprocessor,
+    backbone=_base_.model.backbone,
+    text_encoder=_base_.model.text_encoder,
     num_answers=27,
     qa_head=dict(type='QAHead', hidden_ratio=2),
     test_clips=2)
@@ -49,9 +30,6 @@ test_pipeline = [
         data_keys=('answer_label', )),
 ]
 test_dataloader = dict(
-    batch_size=5,
-    num_workers=0,
-    persistent_workers=False,
     dataset=dict(
         _delete_=True,
         type='VideoQADataset',
@@ -62,9 +40,3 @@ test_dataloader = dict(
         test_mode=True))
 test_cfg = dict(type='TestLoop')
 test_evaluator = dict(_delete_=True, type='VideoQAMetric')
-train_dataloader = None
-train_cfg = None
-optim_wrapper = None
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
