@@ -179,8 +179,9 @@ class VideoQADataset(BaseVideoTextDataset):
         video_mapping_file: MSVD's ``youtube_mapping.txt``.
         video_ext: extension appended to the video name.
         opposite_answers: pairs of answers that time reversal swaps
-            (``[('left', 'right'), ...]``); each answer must be in the
-            vocabulary.
+            (``[('left', 'right'), ...]``); a pair with an answer outside
+            the vocabulary is left out, named and counted in a warning
+            (none left is an error).
         **kwargs: see :class:`BaseVideoTextDataset`.
     """
 

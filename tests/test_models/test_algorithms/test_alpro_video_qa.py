@@ -140,6 +140,13 @@ def test_reversed_clips_add_the_opposite_answers(model, tokenizer_dir):
         (forward.argmax(-1) == torch.tensor(labels)).float().mean())
 
 
+def test_reversed_clips_need_the_opposite_labels(tokenizer_dir):
+    both = build(tokenizer_dir, reversed_clips=True)
+    data = both.data_preprocessor(batch((0, 1)), False)
+    with pytest.raises(KeyError, match='opposite_answers'):
+        both(**data, mode='loss')
+
+
 def test_reversed_clips_teach_the_order(tokenizer_dir):
     """The same question about a clip and about it played backwards has
     two answers: after a few steps the model gives each its own. (The
