@@ -17,7 +17,7 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 from alpro.apis import TextToVideoRetrievalInferencer, init_model
-from alpro.apis.errors import INPUT_ERRORS
+from alpro.apis.errors import INPUT_OR_EXTRA_ERRORS
 from alpro.apis.gallery_cache import cache_files
 from alpro.apis.vector_index import INDEX_KINDS
 from alpro.utils.cli import (add_inference_arguments, amp_available,
@@ -161,11 +161,8 @@ def query(args: argparse.Namespace) -> List[dict]:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    # ImportError: --index faiss without faiss-cpu (the message says how)
     with reported_errors(
-            'search.py',
-            args.debug,
-            errors=INPUT_ERRORS + (ImportError, ),
+            'search.py', args.debug, errors=INPUT_OR_EXTRA_ERRORS,
             one_line=True):
         if args.command == 'index':
             index(args)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from alpro.apis import (TextToVideoRetrievalInferencer, VideoQAInferencer,
                         init_model)
-from alpro.apis.errors import INPUT_ERRORS
+from alpro.apis.errors import INPUT_ERRORS, INPUT_OR_EXTRA_ERRORS
 from alpro.utils.cli import (add_inference_arguments, amp_available,
                              reported_errors)
 
@@ -319,10 +319,7 @@ def load_models(
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     with reported_errors(
-            'app.py',
-            args.debug,
-            errors=INPUT_ERRORS + (ImportError, ),
-            one_line=True):
+            'app.py', args.debug, errors=INPUT_OR_EXTRA_ERRORS, one_line=True):
         gr = import_gradio()
         retrieval, qa = load_models(args)
     app = build_app(retrieval, qa, rerank_k=args.rerank_k)
