@@ -35,7 +35,7 @@ echo "== [6/8] ALPRO pre-training (stage 2) -> $W/pretrain"
 echo "== [7/8] retrieval fine-tuning and test -> $W/finetune_msrvtt_ret"
 "$PYTHON" tools/train.py configs/demo/finetune_msrvtt_ret.py --overwrite
 "$PYTHON" tools/test.py configs/demo/finetune_msrvtt_ret.py \
-    $W/finetune_msrvtt_ret/epoch_3.pth \
+    $W/finetune_msrvtt_ret/epoch_6.pth \
     --dump-metrics $W/finetune_msrvtt_ret/test_metrics.json
 echo "== [8/8] video QA fine-tuning and test -> $W/finetune_msrvtt_qa"
 "$PYTHON" tools/train.py configs/demo/finetune_msrvtt_qa.py --overwrite

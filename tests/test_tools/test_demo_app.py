@@ -138,5 +138,5 @@ def test_missing_demo_checkpoint_says_to_run_demo_sh(app_module, tmp_path,
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith('app.py: error: checkpoint '
-                          'work_dirs/finetune_msrvtt_ret/epoch_3.pth')
+                          'work_dirs/finetune_msrvtt_ret/epoch_6.pth')
     assert 'bash tools/demo.sh' in err

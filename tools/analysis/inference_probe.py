@@ -17,7 +17,7 @@ and whether the QA answers are those of ``tools/test.py``'s path.
 Usage (after tools/demo.sh):
   python tools/analysis/inference_probe.py \\
       configs/demo/finetune_msrvtt_ret.py \\
-      work_dirs/finetune_msrvtt_ret/epoch_3.pth \\
+      work_dirs/finetune_msrvtt_ret/epoch_6.pth \\
       configs/demo/finetune_msrvtt_qa.py \\
       work_dirs/finetune_msrvtt_qa/epoch_12.pth [--workers 0 2] [--out F]
 """

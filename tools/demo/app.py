@@ -28,7 +28,7 @@ from alpro.utils.cli import (add_inference_arguments, amp_available,
 
 DEMO = dict(
     retrieval_config='configs/demo/finetune_msrvtt_ret.py',
-    retrieval_checkpoint='work_dirs/finetune_msrvtt_ret/epoch_3.pth',
+    retrieval_checkpoint='work_dirs/finetune_msrvtt_ret/epoch_6.pth',
     gallery='data/demo/annotations/msrvtt_ret/test.jsonl',
     cache='work_dirs/demo_app/gallery',
     qa_config='configs/demo/finetune_msrvtt_qa.py',
