@@ -32,7 +32,9 @@ def test_a_trained_model_finds_each_clip_from_its_caption(
     cfg.update(ann_file='data/demo/annotations/results_demo_train.csv')
     dataset = DATASETS.build(cfg)
     samples = [dataset[i] for i in range(8)]
-    _train(retrieval_model, samples, steps=100)
+    # 100 steps found 8 of 8 clips on one 2-core machine and 7 of 8 on an
+    # AVX2 one (another summation order); 200 find all 8 on both
+    _train(retrieval_model, samples, steps=200)
     search = TextToVideoRetrievalInferencer(
         retrieval_model,
         demo_corpus / 'data/demo/videos',
