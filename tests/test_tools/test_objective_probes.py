@@ -4,6 +4,7 @@ clip from its reversal, and the rankings are those of the similarity
 matrices (the end-to-end runs on trained models are in docs/benchmarks.md)."""
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -78,8 +79,38 @@ def test_rankings_are_those_of_vtc_and_of_every_pair_through_vtm(
             ]) for t in range(12)
         ])
     for name, top in (('vtc', vtc_top), ('vtm', vtm.argmax(1))):
-        assert result[f't2v_r1_{name}'] == 100 * float(
-            (top == own).float().mean()), name
+        assert result[f't2v_r1_{name}'] == pytest.approx(100 * float(
+            (top == own).float().mean())), name
+        assert result[f't2v_r1_{name}'] <= result[f't2v_r5_{name}'] <= result[
+            f't2v_r10_{name}'] == 100.0  # 6 clips
+    # the caption-by-caption counts add up to the recall difference
+    for k in (1, 5, 10):
+        assert result[f'vtm_only_r{k}'] - result[f'vtc_only_r{k}'] == round(
+            12 * (result[f't2v_r{k}_vtm'] - result[f't2v_r{k}_vtc']) / 100)
     matched = torch.nn.functional.one_hot(own, 6).bool()
     assert abs(result['vtm_matched'] - float(vtm[matched].mean())) < 1e-5
     assert abs(result['vtm_unmatched'] - float(vtm[~matched].mean())) < 1e-5
+
+
+def test_sign_test_is_the_exact_binomial_tail():
+    # 0 of 5 one way: 2 * (1/2)^5; 2 of 10: 2 * (1 + 10 + 45) / 2^10
+    assert objective_probes.sign_test(0, 5) == 2 / 32
+    assert objective_probes.sign_test(8, 2) == 2 * 56 / 1024
+    assert objective_probes.sign_test(2, 8) == objective_probes.sign_test(8, 2)
+    assert objective_probes.sign_test(3, 3) == 1.0
+    assert objective_probes.sign_test(0, 0) == 1.0
+
+
+def test_rankings_are_compared_caption_by_caption():
+    ranks = dict(
+        vtc=torch.tensor([0, 0, 3, 12, 7, 0]),
+        vtm=torch.tensor([0, 2, 0, 4, 30, 1]))
+    result = objective_probes.compare_rankings(ranks)
+    # R@1: caption 2 only VTM, captions 1 and 5 only VTC
+    assert (result['vtm_only_r1'], result['vtc_only_r1']) == (1, 2)
+    # R@5: caption 3 only VTM (4 < 5 <= 12); caption 4 neither
+    assert (result['vtm_only_r5'], result['vtc_only_r5']) == (1, 0)
+    # R@10: caption 3 only VTM (4 < 10 <= 12), caption 4 only VTC
+    assert (result['vtm_only_r10'], result['vtc_only_r10']) == (1, 1)
+    assert result['sign_p_r10'] == 1.0
+    assert result['sign_p_r1'] == objective_probes.sign_test(1, 2)

@@ -14,11 +14,16 @@ Usage:
   whose forward clip scores higher (VTC cosine; VTM match probability);
   ``order_embedding_change``: the mean ``1 - cos`` between a clip's
   forward and reversed contrastive features (0: the encoder ignores order).
-* **VTM against VTC**: text-to-video R@1 and R@10 of the split ranked by
-  the VTC similarity alone and by the VTM match probability alone (every
-  pair through the fusion layers), and the VTM probability of matched and
-  unmatched pairs. ``retrieval_errors.py`` says what the top-ranked wrong
-  clips have in common with the caption (demo corpus).
+* **VTM against VTC**: text-to-video R@1, R@5, R@10, mean and median rank
+  of the split ranked by the VTC similarity alone and by the VTM match
+  probability alone (every pair through the fusion layers), and the VTM
+  probability of matched and unmatched pairs. Caption by caption, for each
+  R@k: ``vtm_only_r{k}`` captions VTM alone finds within k and VTC alone
+  does not, ``vtc_only_r{k}`` the reverse, and ``sign_p_r{k}`` the exact
+  two-sided sign test (McNemar's) on those: the chance of a split at least
+  this uneven if neither ranked better. ``retrieval_errors.py`` says what
+  the top-ranked wrong clips have in common with the caption (demo
+  corpus).
 
 ``qa`` (a video QA model): accuracy, accuracy per ``answer_type``, and the
 same questions with each video replaced by another video of the split
@@ -27,6 +32,7 @@ model answers from the question alone).
 """
 import argparse
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -36,6 +42,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from alpro.evaluation.metrics.retrieval_metric import (RECALL_KS,
+                                                       retrieval_metrics)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # isort: off
@@ -109,6 +118,36 @@ def score_matrices(model, encoded: Dict[str, torch.Tensor],
     return text_feat @ video_feat.t(), vtm
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign test: the probability, under a fair coin, of
+    a split of ``wins + losses`` discordant items at least as uneven as
+    this one (1.0 with none)."""
+    trials = wins + losses
+    tail = sum(math.comb(trials, k) for k in range(min(wins, losses) + 1))
+    return min(1.0, 2 * tail / 2**trials)
+
+
+def compare_rankings(ranks: Dict[str, torch.Tensor]) -> dict:
+    """The captions VTM alone finds within k that VTC alone does not, the
+    reverse, and the sign test on the two counts, for k = 1, 5, 10.
+
+    Args:
+        ranks: ``{'vtc': (Nt,), 'vtm': (Nt,)}`` 0-based rank of each
+            caption's own clip.
+    """
+    out = {}
+    for k in RECALL_KS:
+        vtm_hit, vtc_hit = ranks['vtm'] < k, ranks['vtc'] < k
+        wins = int((vtm_hit & ~vtc_hit).sum())
+        losses = int((vtc_hit & ~vtm_hit).sum())
+        out.update({
+            f'vtm_only_r{k}': wins,
+            f'vtc_only_r{k}': losses,
+            f'sign_p_r{k}': sign_test(wins, losses)
+        })
+    return out
+
+
 @torch.no_grad()
 def probe_retrieval(model, split: dict, batch: int, device) -> dict:
     encoded = encode_split(model, split, batch, device)
@@ -130,10 +169,14 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
 
     vtc, vtm = score_matrices(model, encoded, batch)
     matched = F.one_hot(own, num_videos).bool()
-    ranks = {
-        name: (scores > scores.gather(1, own[:, None])).sum(1)
-        for name, scores in (('vtc', vtc), ('vtm', vtm))
-    }
+    ranks, recalls = {}, {}
+    for name, scores in (('vtc', vtc), ('vtm', vtm)):
+        ranks[name] = (scores > scores.gather(1, own[:, None])).sum(1)
+        metrics = retrieval_metrics(scores, own)
+        recalls.update({
+            f'{key}_{name}': metrics[key]
+            for key in metrics if key.startswith('t2v_')
+        })
     return dict(
         texts=num_texts,
         videos=num_videos,
@@ -141,11 +184,8 @@ def probe_retrieval(model, split: dict, batch: int, device) -> dict:
         order_vtm=float((forward_vtm > reversed_vtm).float().mean()),
         order_embedding_change=float(
             (1 - (video_feat * reversed_feat).sum(-1)).mean()),
-        **{
-            f't2v_r{k}_{name}': 100 * float((rank < k).float().mean())
-            for name, rank in ranks.items()
-            for k in (1, 10)
-        },
+        **recalls,
+        **compare_rankings(ranks),
         vtm_matched=float(vtm[matched].mean()),
         vtm_unmatched=float(vtm[~matched].mean()))
 
@@ -156,11 +196,15 @@ def format_retrieval(r: dict) -> str:
         f"order: forward clip preferred by VTC for {r['order_vtc']:.1%}, by "
         f"VTM for {r['order_vtm']:.1%} of captions; 1 - cos(forward, "
         f"reversed) = {r['order_embedding_change']:.3g}",
-        f"t2v R@1: VTC alone {r['t2v_r1_vtc']:.1f}, VTM alone "
-        f"{r['t2v_r1_vtm']:.1f}; R@10: VTC alone {r['t2v_r10_vtc']:.1f}, "
-        f"VTM alone {r['t2v_r10_vtm']:.1f}; VTM match probability "
-        f"{r['vtm_matched']:.3f}"
-        f" (matched) vs {r['vtm_unmatched']:.3f} (unmatched)",
+        *(f"t2v {name.upper()} alone: R@1 {r[f't2v_r1_{name}']:.1f}, "
+          f"R@5 {r[f't2v_r5_{name}']:.1f}, R@10 {r[f't2v_r10_{name}']:.1f}, "
+          f"mean rank {r[f't2v_meanr_{name}']:.2f}, median "
+          f"{r[f't2v_medr_{name}']:.0f}" for name in ('vtc', 'vtm')),
+        'captions only VTM / only VTC finds within k: ' +
+        '; '.join(f"R@{k} {r[f'vtm_only_r{k}']} / {r[f'vtc_only_r{k}']} (sign "
+                  f"test p {r[f'sign_p_r{k}']:.2f})" for k in (1, 5, 10)),
+        f"VTM match probability {r['vtm_matched']:.3f} (matched) vs "
+        f"{r['vtm_unmatched']:.3f} (unmatched)",
     ])
 
 
